@@ -1,0 +1,38 @@
+#pragma once
+// numpy.random.default_rng(seed) reproduced bit for bit: SeedSequence -> PCG64 -> Generator
+// streams normal, integers (int64), choice(replace=False) and uniform.
+// Specification: ../shared/spec/numpy-rng.md.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ctb {
+
+class NumpyRng {
+ public:
+  /// Equivalent of numpy.random.default_rng(seed) for a non-negative integer seed.
+  explicit NumpyRng(uint64_t seed);
+
+  uint64_t next64();
+  uint32_t next32();      // buffered halves of next64, low half first
+  double next_double();   // 53-bit, [0, 1)
+  double standard_normal();
+
+  /// rng.normal(loc, scale, count), flat C order.
+  std::vector<double> normal(double loc, double scale, size_t count);
+  /// rng.uniform(low, high, count).
+  std::vector<double> uniform(double low, double high, size_t count);
+  /// rng.integers(low, high, count) (endpoint=False), int64.
+  std::vector<int64_t> integers(int64_t low, int64_t high, size_t count);
+  /// rng.choice(n, size, replace=False) with numpy's order (shuffle=True). Not sorted.
+  std::vector<int64_t> choice_without_replacement(int64_t n, size_t size);
+
+ private:
+  uint64_t bounded64(uint64_t rng);  // uniform on [0, rng], numpy's Lemire rule
+  unsigned __int128 state_ = 0;
+  unsigned __int128 increment_ = 0;
+  uint32_t buffered_ = 0;
+  bool has_buffered_ = false;
+};
+
+}  // namespace ctb

@@ -1,0 +1,95 @@
+#pragma once
+// The metric data every engine evaluates distances on, as structure of arrays in one row
+// order (dataset order, or a tree's node order after `permute_rows`).
+//
+// Residual correlation (spec §1):
+//   rho_ij = (k(x_i,x_j) - V_i.V_j) / sqrt(max(p_i p_j, 1e-18)), clamped to [-1, 1]
+//   d_ij   = sqrt(max(0, 1 - |rho_ij|)),  d_ii = 0 (same dataset index)
+// Euclidean: d_ij = ||x_i - x_j||.
+// The distance itself is computed in one place only: metric/distance_kernels-inl.cpp.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ctb {
+
+enum class MetricKind { residual, euclidean };
+enum class KernelType { rbf, matern52 };
+
+const char* to_string(MetricKind kind);
+const char* to_string(KernelType kernel);
+
+struct KernelParams {
+  KernelType type = KernelType::rbf;  // rbf | matern52
+  double variance = 1.0;              // sigma^2 = k(x, x)
+  double lengthscale = 1.0;           // l
+};
+
+struct ResidualParams {
+  KernelParams kernel;
+  double jitter = 1e-6;  // K_mm += jitter * variance * I before the Cholesky
+};
+
+/// Rows of the metric in one order. V rows are padded with zeros to `v_stride` (a multiple
+/// of 8 doubles, 64-byte aligned rows) so SIMD loops need no tail and sums are unchanged.
+struct MetricData {
+  MetricKind kind = MetricKind::euclidean;
+  KernelParams kernel;        // residual only
+  size_t n = 0;               // rows
+  size_t dim = 0;             // coordinate dimension
+  size_t rank = 0;            // m, columns of V (residual only; 0 for Euclidean)
+  size_t v_stride = 0;        // doubles per V row (>= rank, multiple of 8)
+  std::vector<double> coords; // n x dim
+  std::vector<double> v;      // n x v_stride (residual only)
+  std::vector<double> p;      // n (residual only): p_i = max(var - ||V_i||^2, 1e-9)
+  std::vector<int64_t> ids;   // dataset index of each row (d = 0 between equal ids)
+
+  const double* coord_row(size_t i) const { return coords.data() + i * dim; }
+  const double* v_row(size_t i) const { return v.data() + i * v_stride; }
+};
+
+/// One query as the kernels see it. For a dataset point use `query_row(data, i)`; a fresh
+/// Euclidean query has only coordinates and id -1.
+struct QueryRow {
+  const double* coords = nullptr;
+  const double* v = nullptr;  // residual only, v_stride doubles
+  double p = 1.0;             // residual only
+  int64_t id = -1;            // dataset index, -1 for a point outside the data
+};
+
+inline QueryRow query_row(const MetricData& data, size_t row) {
+  QueryRow q;
+  q.coords = data.coord_row(row);
+  q.v = data.kind == MetricKind::residual ? data.v_row(row) : nullptr;
+  q.p = data.kind == MetricKind::residual ? data.p[row] : 1.0;
+  q.id = data.ids[row];
+  return q;
+}
+
+/// Euclidean metric data over coordinates (n x dim, row-major), ids 0..n-1.
+MetricData make_euclidean(std::span<const double> coords, size_t dim);
+
+/// Residual backend: K_mm = k(U,U) + jitter*var*I, L = chol(K_mm), V_i = L^-1 k(U, x_i),
+/// p_i = max(var - ||V_i||^2, 1e-9). `inducing` are sorted dataset indices. Uses `threads`.
+/// Throws InputError when the Cholesky fails (e.g. duplicate inducing points with jitter 0).
+MetricData build_residual(std::span<const double> coords, size_t dim,
+                          std::span<const int64_t> inducing, const ResidualParams& params,
+                          int threads);
+
+/// Residual data from a user's own V (n x rank, row-major) and p (n).
+MetricData residual_from_vp(std::span<const double> coords, size_t dim,
+                            std::span<const double> v, size_t rank, std::span<const double> p,
+                            const KernelParams& kernel);
+
+/// Rows reordered: out row i = in row order[i]. ids travel with their rows.
+MetricData permute_rows(const MetricData& data, std::span<const int32_t> order);
+
+/// Kernel value k(x, y) (scalar reference, for tests and sanity checks).
+double kernel_value(const KernelParams& kernel, const double* x, const double* y, size_t dim);
+
+/// Plain scalar distance, the reference the SIMD kernels are tested against.
+double distance_scalar(const MetricData& data, const QueryRow& q, size_t row);
+
+}  // namespace ctb

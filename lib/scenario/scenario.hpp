@@ -1,0 +1,89 @@
+#pragma once
+// A scenario: one self-contained description of a benchmark run (spec §3). Loaded from YAML or
+// JSON (same schema), validated strictly: unknown keys, wrong types and out-of-range values
+// are errors naming the file, the field and the problem.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "metric/metric.hpp"
+
+namespace ctb {
+
+struct DataSpec {
+  // Either generated (numpy default_rng(seed).normal(0, 1, (n, dim))) or loaded from NPY.
+  uint64_t seed = 0;         // data.seed
+  size_t n = 0;              // data.n
+  size_t dim = 0;            // data.dim
+  std::string npy_path;      // data as a path (or data.path); empty when generated
+};
+
+struct QuerySpec {
+  enum class Kind { generated, npy, all };
+  Kind kind = Kind::generated;
+  size_t count = 0;          // queries.count
+  uint64_t seed = 0;         // queries.seed
+  std::string npy_path;      // queries.path: int64 dataset indices (residual) or points
+};
+
+struct ResidualSpec {
+  KernelType kernel = KernelType::rbf;  // residual.kernel: rbf | matern52
+  double variance = 1.0;                // residual.variance (> 0)
+  double lengthscale = 1.0;             // residual.lengthscale (> 0)
+  size_t inducing_count = 512;          // residual.inducing_count (1 <= m <= n)
+  uint64_t inducing_seed = 0;           // residual.inducing_seed (an integer) ...
+  std::string inducing_npy;             // ... or an NPY path of int64 dataset indices
+  double jitter = 1e-6;                 // residual.jitter, relative to variance (>= 0)
+};
+
+enum class BuildStrategy { euclidean_hybrid, pure_residual };
+enum class BatchOrder { natural, hilbert };
+const char* to_string(BuildStrategy strategy);
+const char* to_string(BatchOrder order);
+
+struct BuildSpec {
+  BuildStrategy strategy = BuildStrategy::euclidean_hybrid;  // build.strategy
+  size_t batch_size = 512;                                   // build.batch_size (>= 1)
+  BatchOrder batch_order = BatchOrder::natural;              // build.batch_order
+};
+
+struct QueryOptionsSpec {
+  bool predecessor = false;    // query.predecessor: return only dataset ids j < i
+  size_t survivor_cap = 0;     // query.survivor_cap: APPROXIMATE beam cap, 0 = off (exact)
+  size_t low_yield_stop = 0;   // query.low_yield_stop: APPROXIMATE early stop, 0 = off
+};
+
+struct Scenario {
+  std::string name;            // name (required)
+  std::string description;     // description
+  MetricKind metric = MetricKind::residual;  // metric (required): residual | euclidean
+  DataSpec data;               // data (required)
+  QuerySpec queries;           // queries (required): {count, seed} | path | "all"
+  size_t k = 0;                // k (required, 1 <= k <= n)
+  ResidualSpec residual;       // residual
+  BuildSpec build;             // build
+  QueryOptionsSpec query;      // query
+  size_t repeat = 5;           // timed passes (>= 1)
+  size_t warmup = 1;           // untimed passes first (>= 0)
+  int threads = 0;             // 0 = all hardware threads
+  std::string source;          // where it was loaded from (file path or "built-in:<name>")
+};
+
+/// Loads a scenario by built-in name (e.g. "gold32k") or by path to a .yaml/.yml/.json file.
+/// Relative NPY paths inside a file are resolved against the file's directory.
+Scenario load_scenario(const std::string& name_or_path);
+
+/// Parses scenario text; `source` names it in errors; `base_dir` resolves relative NPY paths.
+Scenario parse_scenario(const std::string& text, const std::string& source,
+                        const std::filesystem::path& base_dir);
+
+/// Built-in scenarios: (name, one-line description), sorted by name.
+std::vector<std::pair<std::string, std::string>> list_builtin_scenarios();
+
+/// The text of a built-in scenario, if `name` is one.
+std::optional<std::string> builtin_scenario_text(const std::string& name);
+
+}  // namespace ctb

@@ -1,0 +1,22 @@
+#pragma once
+// Exact brute-force k-NN over every row: the ground truth for the tree and the in-run
+// reference for speed ratios. Blocked for the cache (several queries share each loaded block
+// of rows), multi-threaded over query blocks, same distance kernel as the tree.
+#include <span>
+
+#include "metric/metric.hpp"
+#include "search/knn.hpp"
+
+namespace ctb {
+
+struct BruteForceOptions {
+  size_t k = 1;              // neighbours per query
+  bool predecessor = false;  // query with dataset id i returns only ids j < i
+  int threads = 1;           // worker threads
+};
+
+/// queries[i] is answered in row i of the result (dataset indices, sorted by (distance, id)).
+KnnResult brute_force_knn(const MetricData& data, std::span<const QueryRow> queries,
+                          const BruteForceOptions& options);
+
+}  // namespace ctb

@@ -1,0 +1,52 @@
+#pragma once
+// Work counters of a k-NN pass, summed over its queries. Integers only, and deterministic:
+// each query's counts depend only on the tree and the query, never on threads or schedule.
+// Names follow the reference's Rust ResidualQueryTelemetry where the meaning matches.
+#include <array>
+#include <cstdint>
+
+namespace ctb {
+
+struct QueryCounters {
+  static constexpr int kBlockBins = 8;  // block_sizes histogram: [1,2), [2,4), ... [128, inf)
+
+  uint64_t queries = 0;               // queries answered
+  uint64_t distance_evals = 0;        // query-to-row distances computed
+  uint64_t frontier_levels = 0;       // tree levels (or best-first rounds) visited
+  uint64_t frontier_expanded = 0;     // nodes whose children were examined
+  uint64_t pruned_by_radius = 0;      // nodes skipped: d(q,u) - radius(u) > kth
+  uint64_t pruned_by_parent = 0;      // children skipped before evaluation by parent bounds
+  uint64_t pruned_by_predecessor = 0; // subtrees skipped: subtree_min_id >= query id
+  uint64_t subtrees_pruned = 0;       // all subtree skips (sum of the three above)
+  uint64_t predecessor_filtered = 0;  // evaluated rows rejected as not a predecessor
+  uint64_t yields = 0;                // evaluated rows that entered the top-k
+  uint64_t caps_applied = 0;          // APPROXIMATE budget cut-offs (0 when exact)
+  uint64_t dense_fallbacks = 0;       // queries finished by a dense scan
+  std::array<uint64_t, kBlockBins> block_sizes{};  // histogram of evaluated tile sizes
+
+  void add_block(uint64_t size) {
+    int bin = 0;
+    while (bin + 1 < kBlockBins && (uint64_t{2} << bin) <= size) ++bin;
+    ++block_sizes[static_cast<size_t>(bin)];
+  }
+
+  QueryCounters& operator+=(const QueryCounters& o) {
+    queries += o.queries;
+    distance_evals += o.distance_evals;
+    frontier_levels += o.frontier_levels;
+    frontier_expanded += o.frontier_expanded;
+    pruned_by_radius += o.pruned_by_radius;
+    pruned_by_parent += o.pruned_by_parent;
+    pruned_by_predecessor += o.pruned_by_predecessor;
+    subtrees_pruned += o.subtrees_pruned;
+    predecessor_filtered += o.predecessor_filtered;
+    yields += o.yields;
+    caps_applied += o.caps_applied;
+    dense_fallbacks += o.dense_fallbacks;
+    for (int i = 0; i < kBlockBins; ++i) block_sizes[i] += o.block_sizes[i];
+    return *this;
+  }
+  bool operator==(const QueryCounters&) const = default;
+};
+
+}  // namespace ctb

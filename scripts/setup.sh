@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every build dependency from Debian 12's repositories and builds the release preset.
+# Usage: scripts/setup.sh            (as root, or with sudo available)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build git python3
+  libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libhwy-dev libyaml-cpp-dev
+  libgtest-dev libeigen3-dev libnanoflann-dev
+  clang-14 libclang-rt-14-dev clang-format
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+cmake --preset release >/dev/null
+cmake --build --preset release
+echo "setup: built build/release/covertree-bench" >&2

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command: builds and runs the unit tests under the `ci` preset (release flags,
+# warnings as errors) and the `debug` preset (AddressSanitizer + UndefinedBehaviorSanitizer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "clang-format check"
+scripts/format.sh --check
+
+for preset in ci debug; do
+  step "configure + build: $preset"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+  step "ctest: $preset"
+  ctest --preset "$preset" -j 2
+done
