@@ -2,6 +2,7 @@
 // numpy.random.default_rng(seed) reproduced bit for bit: SeedSequence -> PCG64 -> Generator
 // streams normal, integers (int64), choice(replace=False) and uniform.
 // Specification: ../shared/spec/numpy-rng.md.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -13,9 +14,14 @@ class NumpyRng {
   /// Equivalent of numpy.random.default_rng(seed) for a non-negative integer seed.
   explicit NumpyRng(uint64_t seed);
 
+  /// SeedSequence(seed).pool (pool size 4); exposed so tests can check seeding step by step.
+  static std::array<uint32_t, 4> seed_sequence_pool(uint64_t seed);
+  /// SeedSequence(seed).generate_state(4, uint64): the words PCG64 is seeded from.
+  static std::array<uint64_t, 4> seed_sequence_state(uint64_t seed);
+
   uint64_t next64();
-  uint32_t next32();      // buffered halves of next64, low half first
-  double next_double();   // 53-bit, [0, 1)
+  uint32_t next32();     // buffered halves of next64, low half first
+  double next_double();  // 53-bit, [0, 1)
   double standard_normal();
 
   /// rng.normal(loc, scale, count), flat C order.
@@ -27,8 +33,17 @@ class NumpyRng {
   /// rng.choice(n, size, replace=False) with numpy's order (shuffle=True). Not sorted.
   std::vector<int64_t> choice_without_replacement(int64_t n, size_t size);
 
+  /// PCG64 state and increment (numpy's bit_generator.state["state"]).
+  unsigned __int128 state() const { return state_; }
+  unsigned __int128 increment() const { return increment_; }
+
  private:
   uint64_t bounded64(uint64_t rng);  // uniform on [0, rng], numpy's Lemire rule
+  void step() { state_ = state_ * kMultiplier + increment_; }
+
+  static constexpr unsigned __int128 kMultiplier =
+      (static_cast<unsigned __int128>(0x2360ED051FC65DA4ULL) << 64) | 0x4385DF649FCCF645ULL;
+
   unsigned __int128 state_ = 0;
   unsigned __int128 increment_ = 0;
   uint32_t buffered_ = 0;

@@ -1,0 +1,133 @@
+// `covertree-bench run`: one scenario end to end, with a human summary and optional outputs.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "bench/runner.hpp"
+#include "commands.hpp"
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "data/npy.hpp"
+#include "scenario/scenario.hpp"
+
+namespace ctb::cli {
+
+void require_writable_output(const std::string& path, const std::string& option) {
+  if (path.empty()) return;
+  const std::filesystem::path p(path);
+  std::filesystem::path dir = p.parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) {
+    throw InputError(option + " " + path + ": is a directory");
+  }
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw InputError(option + " " + path + ": directory " + dir.string() + " does not exist");
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw InputError(option + " " + path + ": directory " + dir.string() + " is not writable");
+  }
+}
+
+namespace {
+
+struct RunArgs {
+  std::string scenario;
+  std::string engine = "tree";
+  int threads = 0;
+  size_t repeat = 0;
+  size_t warmup = 0;
+  std::string build_strategy;
+  std::string summary_json;
+  std::string save_neighbors;
+  std::string save_distances;
+  std::string telemetry;
+  bool compare_brute = false;
+  bool compare_nanoflann = false;
+  double inject_slowdown = 1.0;
+  bool quiet = false;
+};
+
+}  // namespace
+
+CommandRunner add_run_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand(
+      "run",
+      "Run a scenario: build the tree, time warm-up + repeated query passes, print a summary.\n"
+      "Example: covertree-bench run --scenario gold32k --compare-brute --summary-json s.json");
+  cmd->add_option("--scenario,-s", args->scenario,
+                  "Built-in scenario name (see `list`) or path to a .yaml/.json scenario file")
+      ->required();
+  cmd->add_option("--engine", args->engine, "Search engine: tree (exact cover tree) or brute")
+      ->check(CLI::IsMember({"tree", "brute"}))
+      ->capture_default_str();
+  auto* threads = cmd->add_option("--threads,-t", args->threads,
+                                  "Worker threads (default: the scenario's, else all cores)")
+                      ->check(CLI::Range(1, 4096));
+  auto* repeat = cmd->add_option("--repeat", args->repeat,
+                                 "Timed query passes (default: the scenario's, usually 5)")
+                     ->check(CLI::Range(size_t{1}, size_t{100000}));
+  auto* warmup = cmd->add_option("--warmup", args->warmup,
+                                 "Untimed passes before timing (default: the scenario's, usually 1)")
+                     ->check(CLI::Range(size_t{0}, size_t{100000}));
+  auto* strategy =
+      cmd->add_option("--build-strategy", args->build_strategy,
+                      "Override build.strategy: euclidean-hybrid or pure-residual")
+          ->check(CLI::IsMember({"euclidean-hybrid", "pure-residual"}));
+  cmd->add_option("--summary-json", args->summary_json, "Write the run summary as JSON here");
+  cmd->add_option("--save-neighbors,--out-indices", args->save_neighbors,
+                  "Write neighbour indices (int64 Q x k NPY, dataset indices) here");
+  cmd->add_option("--save-distances,--out-distances", args->save_distances,
+                  "Write neighbour distances (float64 Q x k NPY) here");
+  cmd->add_option("--telemetry", args->telemetry,
+                  "Append JSONL telemetry rows (run, build batches, query passes) to this file");
+  cmd->add_flag("--compare-brute", args->compare_brute,
+                "Also time the exact brute force in-process; report brute_qps, speedup_vs_brute, "
+                "recall_vs_brute");
+  cmd->add_flag("--compare-nanoflann", args->compare_nanoflann,
+                "Euclidean scenarios: also time nanoflann's k-d tree (nanoflann_qps, "
+                "speedup_vs_nanoflann)");
+  cmd->add_option("--inject-slowdown", args->inject_slowdown,
+                  "Make the tree query do about FACTOR times its distance work (gate self-test)")
+      ->check(CLI::Range(1.0, 1000.0));
+  cmd->add_flag("--quiet,-q", args->quiet, "Print no summary (outputs are still written)");
+
+  return [args, threads, repeat, warmup, strategy] {
+    require_writable_output(args->summary_json, "--summary-json");
+    require_writable_output(args->save_neighbors, "--save-neighbors");
+    require_writable_output(args->save_distances, "--save-distances");
+    require_writable_output(args->telemetry, "--telemetry");
+    const Scenario scenario = load_scenario(args->scenario);
+    RunOptions options;
+    options.engine = args->engine == "brute" ? Engine::brute : Engine::tree;
+    if (threads->count() > 0) options.threads = args->threads;
+    if (repeat->count() > 0) options.repeat = args->repeat;
+    if (warmup->count() > 0) options.warmup = args->warmup;
+    if (strategy->count() > 0) {
+      options.build_strategy = args->build_strategy == "pure-residual"
+                                   ? BuildStrategy::pure_residual
+                                   : BuildStrategy::euclidean_hybrid;
+    }
+    options.compare_brute = args->compare_brute;
+    options.compare_nanoflann = args->compare_nanoflann;
+    options.inject_slowdown = args->inject_slowdown;
+    const RunResult result = run_scenario(scenario, options);
+
+    const std::vector<size_t> shape{result.answer.n_queries, result.answer.k};
+    if (!args->save_neighbors.empty()) {
+      write_npy(args->save_neighbors, shape, result.answer.indices.data());
+    }
+    if (!args->save_distances.empty()) {
+      write_npy(args->save_distances, shape, result.answer.distances.data());
+    }
+    if (!args->summary_json.empty()) {
+      write_file_atomic(args->summary_json, summary_json(result).dump(2) + "\n");
+    }
+    if (!args->quiet) std::fputs(summary_text(result).c_str(), stdout);
+    return 0;
+  };
+}
+
+}  // namespace ctb::cli

@@ -1,0 +1,20 @@
+#pragma once
+// Each subcommand registers its options on the app and returns the function that runs it.
+// Runners return the exit code (0 ok, 1 check failed, 2 bad input, 3 inconclusive) or throw
+// ctb::InputError / ctb::CheckFailed, which main maps to 2 / 1 with a one-line message.
+#include <functional>
+#include <string>
+
+#include "CLI/CLI.hpp"
+
+namespace ctb::cli {
+
+using CommandRunner = std::function<int()>;
+
+CommandRunner add_run_command(CLI::App& app);
+CommandRunner add_list_command(CLI::App& app);
+
+/// Fails with InputError unless `path` can be created (its directory exists and is writable).
+void require_writable_output(const std::string& path, const std::string& option);
+
+}  // namespace ctb::cli

@@ -1,0 +1,366 @@
+#include "bench/runner.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <nanoflann.hpp>
+#include <unordered_set>
+
+#include "bench/progress.hpp"
+#include "bench/stats.hpp"
+#include "bench/tree_engine.hpp"
+#include "core/build_info.hpp"
+#include "core/error.hpp"
+#include "core/parallel.hpp"
+#include "fmt/format.h"
+#include "metric/distance_kernels.hpp"
+#include "search/brute_force.hpp"
+
+namespace ctb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Point cloud adaptor for nanoflann over our row-major coordinates.
+struct CoordCloud {
+  const double* coords;
+  size_t n;
+  size_t dim;
+  size_t kdtree_get_point_count() const { return n; }
+  double kdtree_get_pt(size_t i, size_t d) const { return coords[i * dim + d]; }
+  template <class Bbox>
+  bool kdtree_get_bbox(Bbox&) const {
+    return false;
+  }
+};
+
+using KdTree = nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, CoordCloud>,
+                                                   CoordCloud, -1, size_t>;
+
+// The nanoflann peer: same points, same queries, same k; exact Euclidean k-NN.
+KnnResult nanoflann_knn(const KdTree& index, std::span<const QueryRow> queries, size_t k,
+                        int threads) {
+  KnnResult out;
+  out.resize(queries.size(), k);
+  constexpr size_t kChunk = 64;
+  const size_t n_chunks = (queries.size() + kChunk - 1) / kChunk;
+  parallel_for(n_chunks, threads, [&](size_t chunk, int) {
+    std::vector<size_t> ids(k);
+    std::vector<double> d2(k);
+    const size_t end = std::min(queries.size(), (chunk + 1) * kChunk);
+    for (size_t q = chunk * kChunk; q < end; ++q) {
+      const size_t found = index.knnSearch(queries[q].coords, k, ids.data(), d2.data());
+      for (size_t i = 0; i < found; ++i) {
+        out.indices[q * k + i] = static_cast<int64_t>(ids[i]);
+        out.distances[q * k + i] = std::sqrt(d2[i]);
+      }
+    }
+  });
+  return out;
+}
+
+std::vector<QueryRow> make_query_rows(const MetricData& data, const Dataset& dataset) {
+  std::vector<QueryRow> rows;
+  if (!dataset.query_ids.empty()) {
+    rows.reserve(dataset.query_ids.size());
+    for (const int64_t id : dataset.query_ids) rows.push_back(query_row(data, static_cast<size_t>(id)));
+  } else {
+    const size_t nq = dataset.n_queries();
+    rows.reserve(nq);
+    for (size_t i = 0; i < nq; ++i) {
+      QueryRow q;
+      q.coords = dataset.query_points.data() + i * dataset.dim;
+      q.id = -1;
+      rows.push_back(q);
+    }
+  }
+  return rows;
+}
+
+}  // namespace
+
+const char* to_string(Engine engine) { return engine == Engine::tree ? "tree" : "brute"; }
+
+double RunResult::query_seconds_best() const { return best_of(query_seconds); }
+double RunResult::query_seconds_median() const { return median_of(query_seconds); }
+double RunResult::qps_best() const {
+  return static_cast<double>(n_queries) / query_seconds_best();
+}
+
+double recall_at_k(const KnnResult& got, const KnnResult& truth) {
+  size_t hits = 0;
+  size_t total = 0;
+  std::unordered_set<int64_t> row;
+  for (size_t q = 0; q < got.n_queries && q < truth.n_queries; ++q) {
+    row.clear();
+    for (size_t i = 0; i < truth.k; ++i) {
+      const int64_t id = truth.indices[q * truth.k + i];
+      if (id >= 0) row.insert(id);
+    }
+    for (size_t i = 0; i < got.k; ++i) {
+      const int64_t id = got.indices[q * got.k + i];
+      if (id < 0) continue;
+      ++total;
+      hits += row.count(id);
+    }
+  }
+  return total == 0 ? 1.0 : static_cast<double>(hits) / static_cast<double>(total);
+}
+
+RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
+  RunResult result;
+  result.scenario = scenario_in;
+  Scenario& scenario = result.scenario;
+  if (options.threads) scenario.threads = *options.threads;
+  if (options.repeat) scenario.repeat = *options.repeat;
+  if (options.warmup) scenario.warmup = *options.warmup;
+  if (options.build_strategy) scenario.build.strategy = *options.build_strategy;
+  if (scenario.repeat < 1) throw InputError("--repeat: must be >= 1");
+  if (!(options.inject_slowdown >= 1.0) || !std::isfinite(options.inject_slowdown)) {
+    throw InputError("--inject-slowdown: must be a finite factor >= 1");
+  }
+  if (options.compare_nanoflann && scenario.metric != MetricKind::euclidean) {
+    throw InputError("--compare-nanoflann: only for Euclidean scenarios (scenario '" +
+                     scenario.name + "' is residual)");
+  }
+  result.engine = options.engine;
+  result.threads = scenario.threads > 0 ? scenario.threads : hardware_threads();
+  result.approximate = scenario.query.survivor_cap > 0 || scenario.query.low_yield_stop > 0;
+  Progress progress(options.progress);
+
+  progress.status(fmt::format("{}: loading data", scenario.name));
+  auto t0 = Clock::now();
+  const Dataset dataset = materialize(scenario);
+  result.data_seconds = seconds_since(t0);
+  result.n_points = dataset.n;
+  result.dim = dataset.dim;
+  result.n_queries = dataset.n_queries();
+  if (scenario.k < 1 || scenario.k > dataset.n) {
+    throw InputError(fmt::format("{}: field 'k': must be between 1 and n = {} (got {})",
+                                 scenario.source, dataset.n, scenario.k));
+  }
+
+  MetricData data;
+  if (scenario.metric == MetricKind::residual) {
+    progress.status(fmt::format("{}: residual backend (V, p), m = {}", scenario.name,
+                                dataset.inducing.size()));
+    ResidualParams params;
+    params.kernel.type = scenario.residual.kernel;
+    params.kernel.variance = scenario.residual.variance;
+    params.kernel.lengthscale = scenario.residual.lengthscale;
+    params.jitter = scenario.residual.jitter;
+    t0 = Clock::now();
+    data = build_residual(dataset.points, dataset.dim, dataset.inducing, params, result.threads);
+    result.backend_seconds = seconds_since(t0);
+  } else {
+    data = make_euclidean(dataset.points, dataset.dim);
+  }
+  const std::vector<QueryRow> queries = make_query_rows(data, dataset);
+  const size_t k = scenario.k;
+  const bool predecessor = scenario.query.predecessor;
+
+  TreeEnginePtr tree;
+  if (options.engine == Engine::tree) {
+    progress.status(fmt::format("{}: building tree ({})", scenario.name,
+                                to_string(scenario.build.strategy)));
+    t0 = Clock::now();
+    tree = build_tree_engine(data, scenario.build, result.threads, &result.build_batches,
+                             &result.tree_depth);
+    result.build_seconds = seconds_since(t0);
+  }
+
+  TreeQueryKnobs knobs;
+  knobs.k = k;
+  knobs.predecessor = predecessor;
+  knobs.threads = result.threads;
+  knobs.survivor_cap = scenario.query.survivor_cap;
+  knobs.low_yield_stop = scenario.query.low_yield_stop;
+  knobs.inject_slowdown = options.inject_slowdown;
+  BruteForceOptions brute_options;
+  brute_options.k = k;
+  brute_options.predecessor = predecessor;
+  brute_options.threads = result.threads;
+
+  const size_t passes = scenario.warmup + scenario.repeat;
+  for (size_t pass = 0; pass < passes; ++pass) {
+    const bool warm = pass < scenario.warmup;
+    progress.status(fmt::format("{}: {} pass {}/{}", scenario.name, warm ? "warm-up" : "timed",
+                                warm ? pass + 1 : pass - scenario.warmup + 1,
+                                warm ? scenario.warmup : scenario.repeat));
+    QueryCounters counters;
+    t0 = Clock::now();
+    KnnResult answer = options.engine == Engine::tree
+                           ? query_tree_engine(*tree, queries, knobs, &counters)
+                           : brute_force_knn(data, queries, brute_options);
+    const double seconds = seconds_since(t0);
+    if (!warm) {
+      result.query_seconds.push_back(seconds);
+      if (options.engine == Engine::tree) result.pass_counters.push_back(counters);
+      if (pass + 1 == passes) result.answer = std::move(answer);
+    }
+  }
+
+  if (options.compare_brute) {
+    std::vector<double> times;
+    KnnResult truth;
+    for (size_t pass = 0; pass < scenario.repeat; ++pass) {
+      progress.status(fmt::format("{}: brute force pass {}/{}", scenario.name, pass + 1,
+                                  scenario.repeat));
+      t0 = Clock::now();
+      truth = brute_force_knn(data, queries, brute_options);
+      times.push_back(seconds_since(t0));
+    }
+    result.brute_seconds = times;
+    result.recall_vs_brute = recall_at_k(result.answer, truth);
+  }
+
+  if (options.compare_nanoflann) {
+    progress.status(fmt::format("{}: nanoflann", scenario.name));
+    const CoordCloud cloud{data.coords.data(), data.n, data.dim};
+    t0 = Clock::now();
+    KdTree index(static_cast<int>(data.dim), cloud, nanoflann::KDTreeSingleIndexAdaptorParams(10));
+    result.nanoflann_build_seconds = seconds_since(t0);
+    std::vector<double> times;
+    KnnResult theirs;
+    for (size_t pass = 0; pass < passes; ++pass) {
+      t0 = Clock::now();
+      theirs = nanoflann_knn(index, queries, k, result.threads);
+      if (pass >= scenario.warmup) times.push_back(seconds_since(t0));
+    }
+    result.nanoflann_seconds = times;
+    result.recall_vs_nanoflann = recall_at_k(result.answer, theirs);
+  }
+  progress.clear();
+  return result;
+}
+
+nlohmann::json summary_json(const RunResult& r) {
+  const Scenario& s = r.scenario;
+  const BuildInfo info = build_info();
+  nlohmann::json j;
+  j["scenario"] = s.name;
+  j["scenario_source"] = s.source;
+  j["engine"] = to_string(r.engine);
+  j["metric"] = to_string(s.metric);
+  j["n_points"] = r.n_points;
+  j["dim"] = r.dim;
+  j["n_queries"] = r.n_queries;
+  j["k"] = s.k;
+  j["threads"] = r.threads;
+  j["predecessor"] = s.query.predecessor;
+  j["approximate"] = r.approximate;
+  if (s.metric == MetricKind::residual) {
+    j["kernel"] = to_string(s.residual.kernel);
+    j["inducing_count"] = s.residual.inducing_count;
+  }
+  j["build_strategy"] = to_string(s.build.strategy);
+  j["batch_order"] = to_string(s.build.batch_order);
+  j["repeat"] = s.repeat;
+  j["warmup"] = s.warmup;
+  j["data_seconds"] = r.data_seconds;
+  j["backend_seconds"] = r.backend_seconds;
+  j["build_seconds"] = r.build_seconds;
+  j["query_seconds_best"] = r.query_seconds_best();
+  j["query_seconds_median"] = r.query_seconds_median();
+  j["query_seconds_all"] = r.query_seconds;
+  j["qps_best"] = r.qps_best();
+  j["qps_median"] = static_cast<double>(r.n_queries) / r.query_seconds_median();
+  if (r.engine == Engine::tree) {
+    j["tree_depth"] = r.tree_depth;
+    if (!r.pass_counters.empty()) {
+      const QueryCounters& c = r.pass_counters.back();
+      const double nq = static_cast<double>(std::max<uint64_t>(1, c.queries));
+      auto put = [&](const char* name, uint64_t v) {
+        j[name] = v;
+        j[std::string(name) + "_per_query"] = static_cast<double>(v) / nq;
+      };
+      put("distance_evals", c.distance_evals);
+      put("frontier_levels", c.frontier_levels);
+      put("frontier_expanded", c.frontier_expanded);
+      put("pruned_by_radius", c.pruned_by_radius);
+      put("pruned_by_parent", c.pruned_by_parent);
+      put("pruned_by_predecessor", c.pruned_by_predecessor);
+      put("subtrees_pruned", c.subtrees_pruned);
+      put("predecessor_filtered", c.predecessor_filtered);
+      put("yields", c.yields);
+      put("caps_applied", c.caps_applied);
+      put("dense_fallbacks", c.dense_fallbacks);
+      j["block_sizes"] = c.block_sizes;
+    }
+  }
+  if (r.brute_seconds) {
+    const double best = best_of(*r.brute_seconds);
+    j["brute_seconds_all"] = *r.brute_seconds;
+    j["brute_seconds_best"] = best;
+    j["brute_qps"] = static_cast<double>(r.n_queries) / best;
+    j["speedup_vs_brute"] = best / r.query_seconds_best();
+    j["recall_vs_brute"] = *r.recall_vs_brute;
+  }
+  if (r.nanoflann_seconds) {
+    const double best = best_of(*r.nanoflann_seconds);
+    j["nanoflann_build_seconds"] = *r.nanoflann_build_seconds;
+    j["nanoflann_seconds_all"] = *r.nanoflann_seconds;
+    j["nanoflann_qps"] = static_cast<double>(r.n_queries) / best;
+    j["speedup_vs_nanoflann"] = best / r.query_seconds_best();
+    j["recall_vs_nanoflann"] = *r.recall_vs_nanoflann;
+  }
+  j["simd_target"] = simd_target_name();
+  j["cpu_model"] = cpu_model();
+  j["core_count"] = hardware_threads();
+  j["compiler"] = info.compiler;
+  j["compiler_flags"] = info.flags;
+  j["build_type"] = info.build_type;
+  j["git_revision"] = info.git_revision;
+  return j;
+}
+
+std::string summary_text(const RunResult& r) {
+  const Scenario& s = r.scenario;
+  std::string out;
+  out += fmt::format("scenario   {} ({}, {} points x {} dims, {} queries, k = {}{})\n", s.name,
+                     to_string(s.metric), r.n_points, r.dim, r.n_queries, s.k,
+                     s.query.predecessor ? ", predecessors only" : "");
+  out += fmt::format("engine     {} on {} thread{}, SIMD {}{}\n", to_string(r.engine), r.threads,
+                     r.threads == 1 ? "" : "s", simd_target_name(),
+                     r.approximate ? "  [APPROXIMATE budget on]" : "");
+  if (s.metric == MetricKind::residual) {
+    out += fmt::format("backend    {:.3f} s (V, p; {} kernel, m = {})\n", r.backend_seconds,
+                       to_string(s.residual.kernel), s.residual.inducing_count);
+  }
+  if (r.engine == Engine::tree) {
+    out += fmt::format("build      {:.3f} s ({}, depth {})\n", r.build_seconds,
+                       to_string(s.build.strategy), r.tree_depth);
+  }
+  out += fmt::format("query      best {:.4f} s, median {:.4f} s over {} passes -> {:.0f} q/s\n",
+                     r.query_seconds_best(), r.query_seconds_median(), r.query_seconds.size(),
+                     r.qps_best());
+  if (!r.pass_counters.empty()) {
+    const QueryCounters& c = r.pass_counters.back();
+    out += fmt::format("work       {:.1f} distance evaluations per query ({:.2f}% of N)\n",
+                       static_cast<double>(c.distance_evals) / static_cast<double>(c.queries),
+                       100.0 * static_cast<double>(c.distance_evals) /
+                           static_cast<double>(c.queries) / static_cast<double>(r.n_points));
+  }
+  if (r.brute_seconds) {
+    const double best = best_of(*r.brute_seconds);
+    out += fmt::format("brute      best {:.4f} s -> {:.0f} q/s; speed-up {:.2f}x; recall {:.6f}\n",
+                       best, static_cast<double>(r.n_queries) / best,
+                       best / r.query_seconds_best(), *r.recall_vs_brute);
+  }
+  if (r.nanoflann_seconds) {
+    const double best = best_of(*r.nanoflann_seconds);
+    out += fmt::format("nanoflann  best {:.4f} s -> {:.0f} q/s; speed-up {:.2f}x; recall {:.6f}\n",
+                       best, static_cast<double>(r.n_queries) / best,
+                       best / r.query_seconds_best(), *r.recall_vs_nanoflann);
+  }
+  return out;
+}
+
+}  // namespace ctb

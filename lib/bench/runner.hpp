@@ -1,0 +1,90 @@
+#pragma once
+// Runs a scenario end to end: data, residual backend, tree build, warm-up and timed query
+// passes, optional in-process brute force and nanoflann comparisons. The harness (timing,
+// repetitions, fingerprint) is kept apart from what it measures (the engines).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "scenario/dataset.hpp"
+#include "scenario/scenario.hpp"
+#include "search/counters.hpp"
+#include "search/knn.hpp"
+
+namespace ctb {
+
+enum class Engine { tree, brute };
+const char* to_string(Engine engine);
+
+struct RunOptions {
+  Engine engine = Engine::tree;                // --engine
+  std::optional<int> threads;                  // --threads (overrides the scenario)
+  std::optional<size_t> repeat;                // --repeat
+  std::optional<size_t> warmup;                // --warmup
+  std::optional<BuildStrategy> build_strategy; // --build-strategy
+  bool compare_brute = false;                  // --compare-brute
+  bool compare_nanoflann = false;              // --compare-nanoflann (Euclidean only)
+  double inject_slowdown = 1.0;                // --inject-slowdown: tree does ~FACTOR x work
+  bool progress = true;                        // status line on a terminal
+};
+
+/// One build level (or batch) of the tree build, for telemetry rows.
+struct BuildBatch {
+  int64_t batch_index = 0;
+  int64_t level = 0;
+  int64_t candidates = 0;
+  int64_t selected = 0;
+  int64_t dominated = 0;
+  int64_t mis_iterations = 0;
+  double batch_ms = 0;
+  double traversal_ms = 0;
+  double conflict_graph_ms = 0;
+  double mis_ms = 0;
+  int64_t rss_bytes = 0;
+  int64_t rss_delta_bytes = 0;
+};
+
+struct RunResult {
+  Scenario scenario;             // as run (after overrides)
+  Engine engine = Engine::tree;
+  int threads = 1;
+  size_t n_points = 0;
+  size_t dim = 0;
+  size_t n_queries = 0;
+  double data_seconds = 0;       // generating or loading inputs
+  double backend_seconds = 0;    // residual V and p
+  double build_seconds = 0;      // tree construction (0 for brute)
+  std::vector<double> query_seconds;  // every timed pass
+  std::vector<QueryCounters> pass_counters;  // per timed pass (tree engine)
+  std::vector<BuildBatch> build_batches;
+  int64_t tree_depth = 0;
+  KnnResult answer;              // from the last timed pass
+  bool approximate = false;      // an approximate budget was on
+  // --compare-brute
+  std::optional<std::vector<double>> brute_seconds;
+  std::optional<double> recall_vs_brute;
+  // --compare-nanoflann
+  std::optional<std::vector<double>> nanoflann_seconds;
+  std::optional<double> nanoflann_build_seconds;
+  std::optional<double> recall_vs_nanoflann;
+
+  double query_seconds_best() const;
+  double query_seconds_median() const;
+  double qps_best() const;
+};
+
+/// Runs `scenario` with `options`. Throws InputError on bad input.
+RunResult run_scenario(const Scenario& scenario, const RunOptions& options);
+
+/// The summary JSON (issue fields: scenario, engine, metric, n_points, ..., git_revision).
+nlohmann::json summary_json(const RunResult& result);
+
+/// A short human summary (several lines).
+std::string summary_text(const RunResult& result);
+
+/// Fraction of `got`'s neighbour ids (ignoring -1 padding) found in the same row of `truth`.
+double recall_at_k(const KnnResult& got, const KnnResult& truth);
+
+}  // namespace ctb

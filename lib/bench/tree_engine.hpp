@@ -1,0 +1,40 @@
+#pragma once
+// The bridge between the harness and the cover-tree engine: build once, answer passes.
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "metric/metric.hpp"
+#include "scenario/scenario.hpp"
+#include "search/counters.hpp"
+#include "search/knn.hpp"
+
+namespace ctb {
+
+struct BuildBatch;
+struct TreeEngine;
+
+struct TreeEngineDeleter {
+  void operator()(TreeEngine* engine) const;
+};
+using TreeEnginePtr = std::unique_ptr<TreeEngine, TreeEngineDeleter>;
+
+/// Builds the tree over `data` with the scenario's build options. Fills build batches (one per
+/// level) and the depth.
+TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, int threads,
+                                std::vector<BuildBatch>* batches, int64_t* depth);
+
+struct TreeQueryKnobs {
+  size_t k = 1;
+  bool predecessor = false;
+  int threads = 1;
+  size_t survivor_cap = 0;    // APPROXIMATE when > 0
+  size_t low_yield_stop = 0;  // APPROXIMATE when > 0
+  double inject_slowdown = 1.0;
+};
+
+/// Exact k-NN (unless an approximate knob is on) of `queries` on the built tree.
+KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
+                            const TreeQueryKnobs& knobs, QueryCounters* counters);
+
+}  // namespace ctb
