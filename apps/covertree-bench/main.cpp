@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   };
   add(ctb::cli::add_run_command);
   add(ctb::cli::add_list_command);
+  add(ctb::cli::add_gate_command);
+  add(ctb::cli::add_knn_command);
 
   try {
     app.parse(argc, argv);

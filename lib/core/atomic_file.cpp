@@ -61,7 +61,10 @@ void write_all(int fd, std::string_view content, const std::string& tmp,
 void write_file_atomic(const std::filesystem::path& path, std::string_view content) {
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
-  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+  std::string name = ".";
+  name += path.filename().string();
+  name += ".tmp.XXXXXX";
+  std::string tmpl = (dir / name).string();
   const int fd = ::mkstemp(tmpl.data());
   if (fd < 0) {
     throw InputError(path.string() + ": cannot create output file: " + std::strerror(errno));

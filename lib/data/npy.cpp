@@ -73,6 +73,12 @@ class HeaderParser {
   void skip_space() {
     while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t')) ++pos_;
   }
+  void skip_padding() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
   bool at_end() const { return pos_ >= text_.size(); }
   char peek() const { return at_end() ? '\0' : text_[pos_]; }
 
@@ -164,11 +170,14 @@ class HeaderParser {
 
  private:
   std::string printable() const {
+    // The padding numpy adds is noise in a message.
+    std::string_view shown = text_;
+    while (!shown.empty() && (shown.back() == ' ' || shown.back() == '\n')) shown.remove_suffix(1);
     std::string out;
-    for (char c : text_.substr(0, 200)) {
+    for (char c : shown.substr(0, 200)) {
       out += (c >= 32 && c < 127) ? c : '?';
     }
-    if (text_.size() > 200) out += "...";
+    if (shown.size() > 200) out += "...";
     return out;
   }
 
@@ -178,7 +187,7 @@ class HeaderParser {
 };
 
 NpyDtype parse_descr(const std::string& descr, const std::string& name) {
-  if (descr.size() == 3 && descr[0] == '>' && descr[1] != 'b') {
+  if (!descr.empty() && descr[0] == '>') {
     throw InputError(name + ": big-endian dtype '" + descr +
                      "' is not supported (convert with arr.astype(arr.dtype.newbyteorder('<')))");
   }
@@ -224,17 +233,15 @@ Header parse_header(std::string_view text, const std::string& name) {
     }
   }
   // numpy pads with spaces and ends with '\n'; anything else after the dict is corruption.
-  p.skip_space();
-  while (!p.at_end() && (p.peek() == '\n' || p.peek() == '\r' || p.peek() == ' ')) {
-    p.expect(p.peek());
-  }
+  p.skip_padding();
   if (!p.at_end()) p.fail("unexpected text after the header dict");
   if (!dtype) p.fail("missing key 'descr'");
   if (!fortran_order) p.fail("missing key 'fortran_order'");
   if (!shape) p.fail("missing key 'shape'");
   if (*fortran_order) {
-    throw InputError(name + ": Fortran-order arrays are not supported (save with C order, e.g. "
-                            "np.save(path, np.ascontiguousarray(arr)))");
+    throw InputError(name +
+                     ": Fortran-order arrays are not supported (save with C order, e.g. "
+                     "np.save(path, np.ascontiguousarray(arr)))");
   }
   return Header{*dtype, std::move(*shape)};
 }
@@ -331,8 +338,8 @@ NpyArray parse_npy(const unsigned char* data, size_t size, const std::string& na
     count *= d;
   }
   if (count > std::numeric_limits<size_t>::max() / item) {
-    throw InputError(name + ": shape " + shape_text(header.shape) + " " +
-                     dtype_name(header.dtype) + " is too large (byte count overflows 64 bits)");
+    throw InputError(name + ": shape " + shape_text(header.shape) + " " + dtype_name(header.dtype) +
+                     " is too large (byte count overflows 64 bits)");
   }
   const size_t data_bytes = count * item;
   const size_t offset = prefix + header_len;

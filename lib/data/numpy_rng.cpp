@@ -37,8 +37,8 @@ uint32_t mix(uint32_t x, uint32_t y) {
   return r ^ (r >> kXShift);
 }
 
-uint64_t hi64(unsigned __int128 v) { return static_cast<uint64_t>(v >> 64); }
-uint64_t lo64(unsigned __int128 v) { return static_cast<uint64_t>(v); }
+uint64_t hi64(NumpyRng::Uint128 v) { return static_cast<uint64_t>(v >> 64); }
+uint64_t lo64(NumpyRng::Uint128 v) { return static_cast<uint64_t>(v); }
 
 }  // namespace
 
@@ -48,7 +48,8 @@ std::array<uint32_t, 4> NumpyRng::seed_sequence_pool(uint64_t seed) {
   const size_t n_words = (seed >> 32) != 0 ? 2 : 1;
   uint32_t multiplier = kInitA;
   std::array<uint32_t, 4> pool{};
-  for (size_t i = 0; i < kPoolSize; ++i) pool[i] = hashmix(i < n_words ? entropy[i] : 0, multiplier);
+  for (size_t i = 0; i < kPoolSize; ++i)
+    pool[i] = hashmix(i < n_words ? entropy[i] : 0, multiplier);
   for (size_t src = 0; src < kPoolSize; ++src) {
     for (size_t dst = 0; dst < kPoolSize; ++dst) {
       if (src != dst) pool[dst] = mix(pool[dst], hashmix(pool[src], multiplier));
@@ -70,8 +71,8 @@ std::array<uint64_t, 4> NumpyRng::seed_sequence_state(uint64_t seed) {
   }
   std::array<uint64_t, 4> words{};
   for (size_t j = 0; j < 4; ++j) {
-    words[j] = static_cast<uint64_t>(words32[2 * j]) |
-               (static_cast<uint64_t>(words32[2 * j + 1]) << 32);
+    words[j] =
+        static_cast<uint64_t>(words32[2 * j]) | (static_cast<uint64_t>(words32[2 * j + 1]) << 32);
   }
   return words;
 }
@@ -79,8 +80,8 @@ std::array<uint64_t, 4> NumpyRng::seed_sequence_state(uint64_t seed) {
 NumpyRng::NumpyRng(uint64_t seed) {
   const std::array<uint64_t, 4> w = seed_sequence_state(seed);
   // numpy puts the first word in the HIGH half of each 128-bit seed value.
-  const unsigned __int128 initstate = (static_cast<unsigned __int128>(w[0]) << 64) | w[1];
-  const unsigned __int128 initseq = (static_cast<unsigned __int128>(w[2]) << 64) | w[3];
+  const Uint128 initstate = (static_cast<Uint128>(w[0]) << 64) | w[1];
+  const Uint128 initseq = (static_cast<Uint128>(w[2]) << 64) | w[3];
   increment_ = (initseq << 1) | 1;
   state_ = 0;
   step();
@@ -147,8 +148,8 @@ std::vector<double> NumpyRng::normal(double loc, double scale, size_t count) {
 std::vector<double> NumpyRng::uniform(double low, double high, size_t count) {
   const double range = high - low;
   if (!std::isfinite(range)) {
-    throw InputError("uniform: high - low is not finite (low " + std::to_string(low) +
-                     ", high " + std::to_string(high) + ")");
+    throw InputError("uniform: high - low is not finite (low " + std::to_string(low) + ", high " +
+                     std::to_string(high) + ")");
   }
   if (range < 0.0 || std::signbit(range)) {
     throw InputError("uniform: high < low (low " + std::to_string(low) + ", high " +
@@ -180,12 +181,12 @@ uint64_t NumpyRng::bounded64(uint64_t rng) {
   if (rng == kMax32) return next32();
   if (rng < kMax64) {
     const uint64_t n = rng + 1;
-    unsigned __int128 m = static_cast<unsigned __int128>(next64()) * n;
+    Uint128 m = static_cast<Uint128>(next64()) * n;
     uint64_t left = lo64(m);
     if (left < n) {
       const uint64_t threshold = (kMax64 - rng) % n;
       while (left < threshold) {
-        m = static_cast<unsigned __int128>(next64()) * n;
+        m = static_cast<Uint128>(next64()) * n;
         left = lo64(m);
       }
     }
@@ -212,8 +213,8 @@ std::vector<int64_t> NumpyRng::choice_without_replacement(int64_t n, size_t size
     throw InputError("choice: population must be positive, got " + std::to_string(n));
   }
   if (size > static_cast<uint64_t>(n)) {
-    throw InputError("choice: cannot take " + std::to_string(size) + " samples from a population of " +
-                     std::to_string(n) + " without replacement");
+    throw InputError("choice: cannot take " + std::to_string(size) +
+                     " samples from a population of " + std::to_string(n) + " without replacement");
   }
   const int64_t count = static_cast<int64_t>(size);
   std::vector<int64_t> out;

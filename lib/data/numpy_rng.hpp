@@ -11,6 +11,9 @@ namespace ctb {
 
 class NumpyRng {
  public:
+  // PCG64 state is 128-bit; GCC and Clang provide the type (numpy-rng.md section 3).
+  __extension__ typedef unsigned __int128 Uint128;
+
   /// Equivalent of numpy.random.default_rng(seed) for a non-negative integer seed.
   explicit NumpyRng(uint64_t seed);
 
@@ -34,18 +37,18 @@ class NumpyRng {
   std::vector<int64_t> choice_without_replacement(int64_t n, size_t size);
 
   /// PCG64 state and increment (numpy's bit_generator.state["state"]).
-  unsigned __int128 state() const { return state_; }
-  unsigned __int128 increment() const { return increment_; }
+  Uint128 state() const { return state_; }
+  Uint128 increment() const { return increment_; }
 
  private:
   uint64_t bounded64(uint64_t rng);  // uniform on [0, rng], numpy's Lemire rule
   void step() { state_ = state_ * kMultiplier + increment_; }
 
-  static constexpr unsigned __int128 kMultiplier =
-      (static_cast<unsigned __int128>(0x2360ED051FC65DA4ULL) << 64) | 0x4385DF649FCCF645ULL;
+  static constexpr Uint128 kMultiplier =
+      (static_cast<Uint128>(0x2360ED051FC65DA4ULL) << 64) | 0x4385DF649FCCF645ULL;
 
-  unsigned __int128 state_ = 0;
-  unsigned __int128 increment_ = 0;
+  Uint128 state_ = 0;
+  Uint128 increment_ = 0;
   uint32_t buffered_ = 0;
   bool has_buffered_ = false;
 };

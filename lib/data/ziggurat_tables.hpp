@@ -3,8 +3,9 @@
 // layers cannot be recomputed reliably (numpy-rng.md section 4).
 // Origin: numpy's numpy/random/src/distributions/ziggurat_constants.h (BSD-3-Clause) values,
 // as emitted in exact hex-float form by `python3 numpy_rng_reference.py --emit-tables` from
-// ../shared/spec/. SHA-256 of ki (u64) || wi || fi (f64), little-endian: d46841a090f638a74c6bd112345fe681089be798d725b251129f062cad5521a3
-// (checked by tests/data/test_numpy_rng.cpp).
+// ../shared/spec/. SHA-256 of ki (u64) || wi || fi (f64), little-endian bytes, checked by
+// tests/data/test_numpy_rng.cpp:
+// d46841a090f638a74c6bd112345fe681089be798d725b251129f062cad5521a3
 // clang-format off
 #include <cstdint>
 

@@ -1,10 +1,10 @@
-#include "core/sha256.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
+
+#include "core/sha256.hpp"
 
 namespace ctb {
 namespace {

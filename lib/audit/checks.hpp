@@ -1,0 +1,69 @@
+#pragma once
+// The audit's groups of checks, internal to the audit module. Each group is a separate file so
+// the tree checks see only the tree's headers and the reference checks only the NPY reader.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "audit/audit.hpp"
+#include "metric/metric.hpp"
+#include "search/knn.hpp"
+
+namespace ctb {
+struct CoverTree;
+}
+
+namespace ctb::audit {
+
+/// How the tree was built, as plain values (keeps this header free of the tree's enums).
+struct TreeBuildParams {
+  bool pure_residual = false;
+  bool hilbert_order = false;
+  size_t batch_size = 512;
+  int threads = 1;
+};
+
+/// Builds the cover tree over `data` with `params` (the build is deterministic, so this is the
+/// tree the engine queried) and checks its invariants independently of the tree module, then
+/// runs the tree module's own checker too. `engine_depth` (< 0 = unknown) must match.
+std::vector<Check> check_tree_build(const MetricData& data, const TreeBuildParams& params,
+                                    int64_t engine_depth);
+
+/// Invariants of a built tree: root, structure, levels, radii, parent bounds, subtree minima.
+std::vector<Check> check_tree(const CoverTree& tree, int threads);
+
+/// Metric sanity on sampled rows: d(i,i) = 0, symmetry, range, the triangle inequality within
+/// the rounding error of the three distances, and (residual) p_i = max(k(x_i,x_i)-|V_i|^2, 1e-9).
+/// `exact` (the brute-force answer for `query_ids`) supplies close triples, where the triangle
+/// inequality is tightest.
+std::vector<Check> check_metric(const MetricData& data, std::span<const int64_t> query_ids,
+                                const KnnResult& exact, size_t samples, uint64_t seed,
+                                int threads);
+
+/// An upper bound on the rounding error of a computed residual distance d(i, j) (rows of
+/// `data`), from the error of the length-m dot product and of p. Exposed for tests.
+double residual_distance_error_bound(const MetricData& data, size_t i, size_t j, double d);
+
+/// The reference's exported inputs and answers (layout of covertreex gold/inputs/).
+struct ReferenceFiles {
+  std::string dir;
+  std::vector<size_t> points_shape;
+  std::vector<double> points;
+  std::vector<int64_t> query_ids;
+  std::vector<int64_t> inducing;
+  std::vector<double> p;          // p_diag.npy (float32 widened)
+  KnnResult exact_f64;            // bruteforce_residual_f64_{indices,distances}.npy
+  KnnResult approx_f32;           // bruteforce_residual_{indices,distances}.npy
+};
+
+/// Reads the reference directory. Throws InputError naming the missing or malformed file.
+ReferenceFiles load_reference(const std::string& dir);
+
+/// Parity checks against the reference, plus the reported figures for its float32 answer.
+void check_reference(const ReferenceFiles& ref, std::span<const double> points,
+                     std::span<const int64_t> query_ids, std::span<const int64_t> inducing,
+                     const MetricData& data, const KnnResult& ours, AuditReport& report);
+
+}  // namespace ctb::audit

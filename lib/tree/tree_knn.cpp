@@ -1,0 +1,363 @@
+// Exact k-NN over the cover tree.
+//
+// Search, per query: best-first over subtrees keyed by a lower bound on the distance from the
+// query to anything in the subtree. The root is evaluated first. Expanding a node u (with
+// d(q,u) known) looks at its children [cb, ce), which are contiguous node ids, so their metric
+// rows are contiguous too:
+//  - predecessor mode: a child whose subtree_min_id >= q.id holds no admissible point (skip);
+//  - parent-pivot bound: every j in subtree(c) has d(u,j) in [parent_min(c), parent_max(c)],
+//    so d(q,j) >= max(d(q,u) - parent_max(c), parent_min(c) - d(q,u)) (triangle inequality);
+//    a child whose bound exceeds the k-th distance is skipped without being evaluated.
+//    In the residual metric this is the bound that prunes (spec §9: pivots near the query),
+//    radii alone rarely do because distances crowd near 1;
+//  - the surviving children are evaluated as one tile, offered to the top-k, and pushed with
+//    lb = max(parent bound, d(q,c) - radius(c)).
+// The search stops when the smallest lb exceeds the k-th distance: nothing left can enter.
+//
+// Slack: computed distances satisfy the triangle inequality only up to rounding, which the
+// residual metric amplifies by 1/sqrt(p_i p_j) (p down to 1e-9; spec §2 measures 6.5e-8
+// between two correct formulations). A prune needs bound > kth + slack. The default slack is
+// 1e-6 for residual distances (range [0, 1]; ~15x the largest observed rounding effect, and
+// pruning margins that thin are too rare to matter for speed) and 1e-9 + 1e-13 * magnitude for
+// Euclidean ones (a few ulps of coordinates up to ~1e3..1e6).
+//
+// Dense fallback: when the k-th distance stays near the top of the range (a few % of residual
+// gold queries, spec §9), no bound prunes and the tree evaluates most rows one at a time. Such
+// a query is abandoned after `dense_fallback_evals` evaluations and answered in a second phase
+// by distances_block over all rows, several fallback queries per loaded row. Same kernel, same
+// bits, so still exact.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "core/parallel.hpp"
+#include "metric/distance_kernels.hpp"
+#include "tree/tree_knn.hpp"
+
+namespace ctb {
+namespace {
+
+constexpr size_t kQueryChunk = 16;        // queries per parallel task
+constexpr size_t kDenseQueries = 8;       // fallback queries sharing each row block
+constexpr size_t kDenseRows = 256;        // rows per block in the dense phase
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Keeps the repeated (discarded) distance work of inject_slowdown observable.
+volatile double g_slowdown_sink = 0.0;
+
+struct HeapEntry {
+  double lb;     // lower bound on d(q, anything in the subtree below the node)
+  double d;      // d(q, node)
+  int32_t node;
+};
+// Min-heap on (lb, d, node): the tie-breaks make the visiting order, and so the counters,
+// a function of the query alone.
+struct HeapLater {
+  bool operator()(const HeapEntry& a, const HeapEntry& b) const {
+    if (a.lb != b.lb) return a.lb > b.lb;
+    if (a.d != b.d) return a.d > b.d;
+    return a.node > b.node;
+  }
+};
+
+struct Scratch {
+  TopK topk;
+  std::vector<HeapEntry> heap;
+  std::vector<int32_t> tile;
+  std::vector<double> tile_lb, tile_d, waste;
+  std::vector<size_t> fallback;  // query indices this worker handed to the dense phase
+  QueryCounters counters;
+  double sink = 0.0;
+};
+
+struct Params {
+  size_t k;
+  bool predecessor;
+  size_t survivor_cap;
+  size_t low_yield_stop;
+  size_t dense_after;
+  double slowdown;
+  double slack_abs;
+  double slack_rel;
+};
+
+/// Offers (d, id) to the top-k; true when it entered.
+bool offer(TopK& topk, double d, int64_t id) {
+  if (topk.full()) {
+    const double kd = topk.kth();
+    if (d > kd || (d == kd && id >= topk.id(topk.size() - 1))) return false;
+  }
+  topk.push(d, id);
+  return true;
+}
+
+/// Repeats distance work (factor - 1) times over `rows`, discarding the values.
+void waste_time(const MetricData& data, const QueryRow& q, std::span<const int32_t> rows,
+                double factor, Scratch& s) {
+  double extra = factor - 1.0;
+  if (!(extra > 0.0) || rows.empty()) return;
+  if (s.waste.size() < rows.size()) s.waste.resize(rows.size());
+  for (; extra > 0.0; extra -= 1.0) {
+    const size_t len = extra >= 1.0 ? rows.size()
+                                    : std::max<size_t>(1, static_cast<size_t>(std::ceil(
+                                                              extra * static_cast<double>(rows.size()))));
+    distances_to_rows(data, q, rows.first(len), s.waste.data());
+    s.sink += s.waste[0];
+  }
+}
+
+/// The tree search for one query. Returns false when the query must go to the dense phase
+/// (its partial answer is discarded); counters are updated either way.
+bool search_one(const CoverTree& tree, const QueryRow& q, const Params& pr, Scratch& s) {
+  const MetricData& rows = tree.rows;
+  QueryCounters& ct = s.counters;
+  TopK& topk = s.topk;
+  topk.reset(pr.k);
+  s.heap.clear();
+  const bool pred = pr.predecessor;
+  if (pred && tree.subtree_min_id[0] >= q.id) {
+    ++ct.pruned_by_predecessor;
+    ++ct.subtrees_pruned;
+    return true;
+  }
+  const auto admissible = [&](int64_t id) { return !pred || id < q.id; };
+  const auto slack = [&](double du) { return pr.slack_abs + pr.slack_rel * du; };
+
+  // Root.
+  s.tile[0] = 0;
+  distances_to_rows(rows, q, std::span<const int32_t>(s.tile.data(), 1), s.tile_d.data());
+  waste_time(rows, q, std::span<const int32_t>(s.tile.data(), 1), pr.slowdown, s);
+  size_t evals = 1;
+  ct.add_block(1);
+  const double d0 = s.tile_d[0];
+  if (admissible(rows.ids[0])) {
+    if (offer(topk, d0, rows.ids[0])) ++ct.yields;
+  } else {
+    ++ct.predecessor_filtered;
+  }
+  if (tree.child_end[0] > tree.child_begin[0]) {
+    s.heap.push_back({std::max(0.0, d0 - tree.radius[0]), d0, 0});
+  }
+
+  size_t dry_tiles = 0;
+  bool finished = true;
+  while (!s.heap.empty()) {
+    std::pop_heap(s.heap.begin(), s.heap.end(), HeapLater{});
+    const HeapEntry e = s.heap.back();
+    s.heap.pop_back();
+    ++ct.frontier_levels;
+    if (e.lb > topk.kth() + slack(e.d)) {
+      // Everything still queued has lb >= e.lb: all of it is pruned by its bound.
+      ct.pruned_by_radius += 1 + s.heap.size();
+      ct.subtrees_pruned += 1 + s.heap.size();
+      s.heap.clear();
+      break;
+    }
+    ++ct.frontier_expanded;
+    const double du = e.d;
+    const double bar = topk.kth() + slack(du);
+    size_t ns = 0;
+    const int32_t cb = tree.child_begin[static_cast<size_t>(e.node)];
+    const int32_t ce = tree.child_end[static_cast<size_t>(e.node)];
+    for (int32_t c = cb; c < ce; ++c) {
+      const auto cu = static_cast<size_t>(c);
+      if (pred && tree.subtree_min_id[cu] >= q.id) {
+        ++ct.pruned_by_predecessor;
+        ++ct.subtrees_pruned;
+        continue;
+      }
+      const double lbp = std::max(du - tree.parent_max[cu], tree.parent_min[cu] - du);
+      if (lbp > bar) {
+        ++ct.pruned_by_parent;
+        ++ct.subtrees_pruned;
+        continue;
+      }
+      s.tile[ns] = c;
+      s.tile_lb[ns] = lbp;
+      ++ns;
+    }
+    if (ns == 0) continue;
+    const std::span<const int32_t> tile(s.tile.data(), ns);
+    distances_to_rows(rows, q, tile, s.tile_d.data());
+    waste_time(rows, q, tile, pr.slowdown, s);
+    evals += ns;
+    ct.add_block(ns);
+    bool yielded = false;
+    for (size_t i = 0; i < ns; ++i) {
+      const auto c = static_cast<size_t>(s.tile[i]);
+      const double dc = s.tile_d[i];
+      if (admissible(rows.ids[c])) {
+        if (offer(topk, dc, rows.ids[c])) {
+          ++ct.yields;
+          yielded = true;
+        }
+      } else {
+        ++ct.predecessor_filtered;
+      }
+      if (tree.child_end[c] > tree.child_begin[c]) {
+        const double lb = std::max(s.tile_lb[i], dc - tree.radius[c]);
+        if (lb > topk.kth() + slack(dc)) {
+          ++ct.pruned_by_radius;
+          ++ct.subtrees_pruned;
+        } else {
+          s.heap.push_back({lb, dc, s.tile[i]});
+          std::push_heap(s.heap.begin(), s.heap.end(), HeapLater{});
+        }
+      }
+    }
+    if (evals > pr.dense_after) {
+      finished = false;
+      break;
+    }
+    // APPROXIMATE budgets: only once k candidates are held, so answers stay full.
+    if (topk.full()) {
+      dry_tiles = yielded ? 0 : dry_tiles + 1;
+      if ((pr.survivor_cap > 0 && evals >= pr.survivor_cap) ||
+          (pr.low_yield_stop > 0 && dry_tiles >= pr.low_yield_stop)) {
+        ++ct.caps_applied;
+        break;
+      }
+    }
+  }
+  ct.distance_evals += evals;
+  return finished;
+}
+
+/// Dense phase: `qidx` queries (indices into `queries`), kDenseQueries at a time, each block
+/// of rows loaded once for all of them.
+void dense_phase(const CoverTree& tree, std::span<const QueryRow> queries,
+                 const std::vector<size_t>& qidx, const Params& pr, int threads,
+                 std::vector<Scratch>& scratch, KnnResult& out) {
+  const MetricData& rows = tree.rows;
+  const size_t n = rows.n;
+  const size_t groups = (qidx.size() + kDenseQueries - 1) / kDenseQueries;
+  struct DenseScratch {
+    std::vector<TopK> topk{kDenseQueries};
+    std::vector<QueryRow> qs;
+    std::vector<double> d;
+  };
+  std::vector<DenseScratch> ds(scratch.size());
+  parallel_for(groups, threads, [&](size_t g, int worker) {
+    DenseScratch& s = ds[static_cast<size_t>(worker)];
+    Scratch& ws = scratch[static_cast<size_t>(worker)];
+    const size_t lo = g * kDenseQueries, hi = std::min(qidx.size(), lo + kDenseQueries);
+    const size_t nq = hi - lo;
+    s.qs.resize(nq);
+    s.d.resize(nq * kDenseRows);
+    for (size_t i = 0; i < nq; ++i) {
+      s.qs[i] = queries[qidx[lo + i]];
+      s.topk[i].reset(pr.k);
+    }
+    for (size_t b = 0; b < n; b += kDenseRows) {
+      const size_t e = std::min(n, b + kDenseRows), len = e - b;
+      distances_block(rows, s.qs, b, e, s.d.data());
+      for (double extra = pr.slowdown - 1.0; extra > 0.0; extra -= 1.0) {
+        distances_block(rows, s.qs, b, e, s.d.data());
+        ws.sink += s.d[0];
+      }
+      for (size_t i = 0; i < nq; ++i) {
+        const double* di = s.d.data() + i * len;
+        TopK& t = s.topk[i];
+        const int64_t qid = s.qs[i].id;
+        for (size_t j = 0; j < len; ++j) {
+          const int64_t id = rows.ids[b + j];
+          if (pr.predecessor && id >= qid) continue;
+          if (t.full() && di[j] > t.kth()) continue;  // the common case, decided cheaply
+          t.push(di[j], id);
+        }
+        ws.counters.add_block(len);
+      }
+    }
+    for (size_t i = 0; i < nq; ++i) {
+      s.topk[i].write(out, qidx[lo + i]);
+      ws.counters.distance_evals += n;
+      ++ws.counters.dense_fallbacks;
+    }
+  });
+}
+
+}  // namespace
+
+KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
+                   const TreeQueryOptions& options, QueryCounters* counters) {
+  KnnResult out;
+  out.resize(queries.size(), options.k);
+  QueryCounters total;
+  total.queries = queries.size();
+  const size_t n = tree.size();
+  if (options.k == 0 || n == 0 || queries.empty()) {
+    if (counters) *counters = total;
+    return out;
+  }
+
+  Params pr{};
+  pr.k = options.k;
+  pr.predecessor = options.predecessor;
+  pr.survivor_cap = options.survivor_cap;
+  pr.low_yield_stop = options.low_yield_stop;
+  pr.dense_after = options.dense_fallback_evals > 0 ? options.dense_fallback_evals
+                                                    : std::max<size_t>(64, n / 6);
+  pr.slowdown = options.inject_slowdown;
+  const bool residual = tree.rows.kind == MetricKind::residual;
+  pr.slack_abs = options.prune_slack >= 0.0 ? options.prune_slack : (residual ? 1e-6 : 1e-9);
+  pr.slack_rel = options.prune_slack >= 0.0 || residual ? 0.0 : 1e-13;
+
+  size_t max_fanout = 1;
+  for (size_t u = 0; u < n; ++u)
+    max_fanout = std::max<size_t>(max_fanout, tree.child_end[u] - tree.child_begin[u]);
+
+  // Visit queries in tree preorder of their own point (fresh points keep their input order,
+  // after the tree points) so consecutive queries touch the same rows while they are cached.
+  std::vector<size_t> order(queries.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<int64_t> key(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const int64_t id = queries[i].id;
+    key[i] = id >= 0 && id < static_cast<int64_t>(n)
+                 ? tree.preorder_rank[static_cast<size_t>(tree.node_of_id[static_cast<size_t>(id)])]
+                 : static_cast<int64_t>(n + i);
+  }
+  const auto by_key = [&](size_t a, size_t b) { return key[a] != key[b] ? key[a] < key[b] : a < b; };
+  std::sort(order.begin(), order.end(), by_key);
+
+  const int threads = std::max(1, options.threads);
+  const size_t tasks = (queries.size() + kQueryChunk - 1) / kQueryChunk;
+  std::vector<Scratch> scratch(static_cast<size_t>(std::min<size_t>(threads, tasks)));
+  for (Scratch& s : scratch) {
+    s.tile.resize(max_fanout);
+    s.tile_lb.resize(max_fanout);
+    s.tile_d.resize(max_fanout);
+    s.heap.reserve(256);
+  }
+  parallel_for(tasks, threads, [&](size_t task, int worker) {
+    Scratch& s = scratch[static_cast<size_t>(worker)];
+    const size_t lo = task * kQueryChunk, hi = std::min(queries.size(), lo + kQueryChunk);
+    for (size_t i = lo; i < hi; ++i) {
+      const size_t qi = order[i];
+      if (search_one(tree, queries[qi], pr, s)) {
+        s.topk.write(out, qi);
+      } else {
+        s.fallback.push_back(qi);
+      }
+    }
+  });
+  std::vector<size_t> fallback;
+  for (Scratch& s : scratch) fallback.insert(fallback.end(), s.fallback.begin(), s.fallback.end());
+  // Sorted by the locality key, so each dense group holds nearby queries.
+  std::sort(fallback.begin(), fallback.end(), by_key);
+  if (!fallback.empty()) dense_phase(tree, queries, fallback, pr, threads, scratch, out);
+
+  double sink = 0.0;
+  for (Scratch& s : scratch) {
+    total += s.counters;
+    sink += s.sink;
+  }
+  total.queries = queries.size();
+  g_slowdown_sink = sink;
+  if (counters) *counters = total;
+  return out;
+}
+
+}  // namespace ctb
