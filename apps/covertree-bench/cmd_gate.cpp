@@ -70,20 +70,21 @@ int record(const GateArgs& args, const gate::GateRunOptions& run) {
   baseline.warmup = args.warmup;
   baseline.git_revision = build_info().git_revision;
   gate::save_baseline(args.baseline, baseline);
-  if (!args.quiet) {
-    for (const gate::Measurement& m : baseline.scenarios) {
-      const gate::Figure q = gate::query_speedup(m);
-      const gate::Figure b = gate::build_vs_brute(m);
-      const gate::Figure qps = gate::brute_qps(m);
-      std::printf(
-          "%s: speed-up vs brute %.3fx (noise %.3f), build/brute pass %.3f (noise %.3f), brute "
-          "%.0f q/s, %lld distance evals\n",
-          m.scenario.c_str(), q.value, q.noise, b.value, b.noise, qps.value,
-          static_cast<long long>(m.counters.at("distance_evals")));
-    }
-    std::printf("recorded %zu scenario(s) in %s\n", baseline.scenarios.size(),
-                args.baseline.c_str());
+  for (const gate::Measurement& m : baseline.scenarios) {
+    const gate::Figure q = gate::query_speedup(m);
+    const gate::Figure b = gate::build_vs_brute(m);
+    const gate::Figure qps = gate::brute_qps(m);
+    std::fputs(fmt::format("{}: speed-up vs brute {:.3f}x (noise {:.3f}), build / brute pass "
+                           "{:.3f} (noise {:.3f}), brute {:.0f} q/s, {} distance evals\n",
+                           m.scenario, q.value, q.noise, b.value, b.noise, qps.value,
+                           m.counters.at("distance_evals"))
+                   .c_str(),
+               stdout);
   }
+  std::fputs(fmt::format("recorded {} scenario(s) in {}\n", baseline.scenarios.size(),
+                         args.baseline)
+                 .c_str(),
+             stdout);
   return kExitOk;
 }
 

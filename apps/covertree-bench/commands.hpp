@@ -13,6 +13,7 @@ using CommandRunner = std::function<int()>;
 
 CommandRunner add_run_command(CLI::App& app);
 CommandRunner add_list_command(CLI::App& app);
+CommandRunner add_audit_command(CLI::App& app);
 CommandRunner add_gate_command(CLI::App& app);
 CommandRunner add_knn_command(CLI::App& app);
 

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   };
   add(ctb::cli::add_run_command);
   add(ctb::cli::add_list_command);
+  add(ctb::cli::add_audit_command);
   add(ctb::cli::add_gate_command);
   add(ctb::cli::add_knn_command);
 

@@ -11,7 +11,12 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "scenario/scenario.hpp"
+
+namespace ctb {
+// Declared, not included: the tree's headers (used by the tree checks, which include this
+// header) and the scenario's must not meet in one translation unit.
+struct Scenario;
+}  // namespace ctb
 
 namespace ctb::audit {
 

@@ -25,11 +25,25 @@ struct TreeBuildParams {
   int threads = 1;
 };
 
-/// Builds the cover tree over `data` with `params` (the build is deterministic, so this is the
-/// tree the engine queried) and checks its invariants independently of the tree module, then
-/// runs the tree module's own checker too. `engine_depth` (< 0 = unknown) must match.
-std::vector<Check> check_tree_build(const MetricData& data, const TreeBuildParams& params,
-                                    int64_t engine_depth);
+struct TreeQueryParams {
+  size_t k = 1;
+  bool predecessor = false;
+  size_t survivor_cap = 0;    // APPROXIMATE when > 0
+  size_t low_yield_stop = 0;  // APPROXIMATE when > 0
+};
+
+struct TreeRun {
+  KnnResult answer;              // the tree's answer with default search settings (as `run`)
+  KnnResult answer_no_fallback;  // the same with the dense fallback off: pure tree pruning
+  std::vector<Check> checks;     // the tree's invariants
+  int32_t depth = 0;
+};
+
+/// Builds the cover tree over `data`, answers `queries` with the tree search (twice: as `run`
+/// does, and with the dense fallback disabled so every answer comes from tree pruning), and
+/// checks the tree's invariants independently of the tree module, then with its own checker.
+TreeRun run_tree(const MetricData& data, const TreeBuildParams& params,
+                 std::span<const QueryRow> queries, const TreeQueryParams& query);
 
 /// Invariants of a built tree: root, structure, levels, radii, parent bounds, subtree minima.
 std::vector<Check> check_tree(const CoverTree& tree, int threads);

@@ -11,6 +11,7 @@
 #include "fmt/format.h"
 #include "metric/distance_kernels.hpp"
 #include "tree/cover_tree.hpp"
+#include "tree/tree_knn.hpp"
 
 namespace ctb::audit {
 namespace {
@@ -244,8 +245,8 @@ std::vector<Check> check_tree(const CoverTree& t, int threads) {
   return checks;
 }
 
-std::vector<Check> check_tree_build(const MetricData& data, const TreeBuildParams& params,
-                                    int64_t engine_depth) {
+TreeRun run_tree(const MetricData& data, const TreeBuildParams& params,
+                 std::span<const QueryRow> queries, const TreeQueryParams& query) {
   BuildOptions options;
   options.strategy =
       params.pure_residual ? BuildStrategy::pure_residual : BuildStrategy::euclidean_hybrid;
@@ -253,25 +254,30 @@ std::vector<Check> check_tree_build(const MetricData& data, const TreeBuildParam
   options.batch_size = params.batch_size;
   options.threads = params.threads;
   const CoverTree tree = build_cover_tree(data, options);
-  std::vector<Check> checks = check_tree(tree, params.threads);
-  if (engine_depth >= 0) {
-    const bool same = tree.depth() == engine_depth;
-    checks.push_back(make("tree.deterministic", same,
-                          same ? fmt::format("a second build gives the same tree depth ({}) as "
-                                             "the engine that answered the queries",
-                                             engine_depth)
-                               : fmt::format("a second build has depth {}, the queried tree {}: "
-                                             "the build is not deterministic",
-                                             tree.depth(), engine_depth)));
-  }
+
+  TreeRun run;
+  run.depth = tree.depth();
+  TreeQueryOptions knobs;
+  knobs.k = query.k;
+  knobs.predecessor = query.predecessor;
+  knobs.threads = params.threads;
+  knobs.survivor_cap = query.survivor_cap;
+  knobs.low_yield_stop = query.low_yield_stop;
+  run.answer = tree_knn(tree, queries, knobs);
+  // The dense fallback answers hard queries by a scan; without it every answer is the tree's.
+  knobs.dense_fallback_evals = std::numeric_limits<size_t>::max();
+  run.answer_no_fallback = tree_knn(tree, queries, knobs);
+
+  run.checks = check_tree(tree, params.threads);
   const std::vector<std::string> messages = check_tree_invariants(tree);
-  checks.push_back(make(
+  run.checks.push_back(make(
       "tree.module_invariants", messages.empty(),
       messages.empty()
           ? std::string("check_tree_invariants (the tree module's own checker) reports nothing")
-          : fmt::format("check_tree_invariants reports {} problem{}; first: {}", messages.size(),
+          : fmt::format("check_tree_invariants reports {}{} problem{}; first: {}",
+                        messages.size() >= 50 ? "at least " : "", messages.size(),
                         messages.size() == 1 ? "" : "s", messages.front())));
-  return checks;
+  return run;
 }
 
 }  // namespace ctb::audit

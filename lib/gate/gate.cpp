@@ -5,6 +5,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "bench/stats.hpp"
 #include "fmt/format.h"
 
 namespace ctb::gate {
@@ -18,13 +19,9 @@ bool must_be_positive(const std::string& counter) {
 
 bool usable_time(double x) { return std::isfinite(x) && x > 0; }
 
-double median_of(std::vector<double> xs) {
-  std::sort(xs.begin(), xs.end());
-  const size_t n = xs.size();
-  return n % 2 == 1 ? xs[n / 2] : 0.5 * (xs[n / 2 - 1] + xs[n / 2]);
-}
-
-double best_of(const std::vector<double>& xs) {
+// Best of the repetitions, or NaN when any is unusable (a NaN or zero pass means the
+// measurement itself is broken, not merely slow).
+double usable_best(const std::vector<double>& xs) {
   if (xs.empty()) return kNaN;
   for (const double x : xs) {
     if (!usable_time(x)) return kNaN;
@@ -96,24 +93,26 @@ std::vector<std::string> fingerprint_differences(const Fingerprint& b, const Fin
   return out;
 }
 
+double combined_noise(double a, double b) { return std::sqrt(a * a + b * b); }
+
 double relative_spread(const std::vector<double>& seconds) {
-  const double best = best_of(seconds);
+  const double best = usable_best(seconds);
   if (std::isnan(best)) return kNaN;
-  return (median_of(seconds) - best) / best;
+  return (quantile_of(seconds, 0.25) - best) / best;
 }
 
 Figure query_speedup(const Measurement& m) {
-  return {best_of(m.brute_seconds) / best_of(m.query_seconds),
-          relative_spread(m.brute_seconds) + relative_spread(m.query_seconds)};
+  return {usable_best(m.brute_seconds) / usable_best(m.query_seconds),
+          combined_noise(relative_spread(m.brute_seconds), relative_spread(m.query_seconds))};
 }
 
 Figure build_vs_brute(const Measurement& m) {
   const double build = usable_time(m.build_seconds) ? m.build_seconds : kNaN;
-  return {build / best_of(m.brute_seconds), relative_spread(m.brute_seconds)};
+  return {build / usable_best(m.brute_seconds), relative_spread(m.brute_seconds)};
 }
 
 Figure brute_qps(const Measurement& m) {
-  return {static_cast<double>(m.n_queries) / best_of(m.brute_seconds),
+  return {static_cast<double>(m.n_queries) / usable_best(m.brute_seconds),
           relative_spread(m.brute_seconds)};
 }
 
@@ -263,7 +262,7 @@ std::vector<Check> time_checks(const Measurement& b, const Measurement& c, const
                            policy.min_repetitions);
     } else {
       const double worse = spec.higher_is_better ? fb.value / fc.value : fc.value / fb.value;
-      judge_time(k, worse, fb.noise + fc.noise, *spec.limits, policy);
+      judge_time(k, worse, combined_noise(fb.noise, fc.noise), *spec.limits, policy);
     }
     out.push_back(k);
   }

@@ -58,12 +58,17 @@ struct Figure {
   double noise = kNaN;
 };
 
-/// (median - best) / best: how far a typical repetition lies above the best one. Best-of-N is
-/// the estimator, and this is how much it could still move between runs. 0 for one sample;
-/// NaN for none or for non-finite / non-positive samples.
+/// (first quartile - best) / best. Best-of-N is the estimator, so its noise is how repeatable
+/// the fastest passes are: on a shared machine a few passes hit by other load raise the median
+/// and the maximum but not the quartile, and should not widen the band. 0 for one sample; NaN
+/// for none or for non-finite / non-positive samples.
 double relative_spread(const std::vector<double>& seconds);
 
-/// brute best / tree best (higher is better). Noise: both series' spreads.
+/// Noise of a figure built from two independently noisy parts (a ratio of two series, or a
+/// baseline against a current run): root-sum-square of the relative noises.
+double combined_noise(double a, double b);
+
+/// brute best / tree best (higher is better). Noise: both series' spreads, combined.
 Figure query_speedup(const Measurement& m);
 /// build seconds / brute best pass (lower is better). The build is timed once, so its noise is
 /// the brute series' spread only; its threshold is wider for that reason.

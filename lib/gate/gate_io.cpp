@@ -295,7 +295,7 @@ std::string verdict_cell(const Check& c) {
 
 std::string report_table(const GateReport& report) {
   std::vector<std::array<std::string, 7>> rows;
-  rows.push_back({"check", "baseline", "current", "ratio", "allowed", "verdict", "note"});
+  rows.push_back({"check", "baseline", "current", "ratio", "max worse", "verdict", "note"});
   for (const Check& c : report.checks) {
     rows.push_back({c.name(), show(c.baseline, c.baseline_text, c.kind),
                     show(c.current, c.current_text, c.kind),

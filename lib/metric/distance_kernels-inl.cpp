@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "hwy/cache_control.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "metric/metric.hpp"
@@ -56,10 +57,13 @@ HWY_INLINE double SquaredDistance(const double* x, const double* y, size_t dim) 
   return r2;
 }
 
-// dots[i * ld + j] = q_i . r_j, one accumulator per pair.
+// dots[i * ld + j] = q_i . r_j, one accumulator per pair. When `next` is given, the rows of
+// the following tile are prefetched alongside (one line per row per step): a V row is one
+// 4 KiB page, where hardware prefetchers stop, so each new row would otherwise start with a
+// demand miss to memory.
 template <size_t NQ, size_t NR>
 HWY_INLINE void DotTile(const double* const* qv, const double* const* rv, size_t stride,
-                        double* HWY_RESTRICT dots, size_t ld) {
+                        double* HWY_RESTRICT dots, size_t ld, const double* const* next = nullptr) {
   const DF d;
   const size_t lanes = hn::Lanes(d);
   VF acc[NQ][NR];
@@ -67,6 +71,9 @@ HWY_INLINE void DotTile(const double* const* qv, const double* const* rv, size_t
     for (size_t j = 0; j < NR; ++j) acc[i][j] = hn::Zero(d);
   }
   for (size_t c = 0; c < stride; c += lanes) {
+    if (next != nullptr && c % 8 == 0) {
+      for (size_t j = 0; j < NR; ++j) hwy::Prefetch(next[j] + c);
+    }
     VF r[NR];
     for (size_t j = 0; j < NR; ++j) r[j] = hn::LoadU(d, rv[j] + c);
     for (size_t i = 0; i < NQ; ++i) {
@@ -138,18 +145,27 @@ HWY_INLINE void FinishChunk(const MetricData& data, PairChunk& c, size_t count) 
 
 // Dots of one query against `count` rows given by row_of(j), written to dots[0..count).
 template <class RowOf>
-HWY_INLINE void DotsOneQuery(const MetricData& data, const double* qv, size_t count,
-                             RowOf row_of, double* HWY_RESTRICT dots) {
+HWY_INLINE void DotsOneQuery(const MetricData& data, const double* qv, size_t count, RowOf row_of,
+                             double* HWY_RESTRICT dots) {
   const size_t stride = data.v_stride;
+  const double* rv[kRowsOne];
+  const double* next[kRowsOne];
   size_t j = 0;
-  for (; j + kRowsOne <= count; j += kRowsOne) {
-    const double* rv[kRowsOne];
+  if (j + kRowsOne <= count) {
     for (size_t t = 0; t < kRowsOne; ++t) rv[t] = data.v_row(row_of(j + t));
-    DotTile<1, kRowsOne>(&qv, rv, stride, dots + j, 0);
+  }
+  for (; j + kRowsOne <= count; j += kRowsOne) {
+    // The last full tile prefetches its own rows again: harmless, and keeps one code path.
+    const bool has_next = j + 2 * kRowsOne <= count;
+    for (size_t t = 0; t < kRowsOne; ++t) {
+      next[t] = has_next ? data.v_row(row_of(j + kRowsOne + t)) : rv[t];
+    }
+    DotTile<1, kRowsOne>(&qv, rv, stride, dots + j, 0, next);
+    for (size_t t = 0; t < kRowsOne; ++t) rv[t] = next[t];
   }
   for (; j < count; ++j) {
-    const double* rv = data.v_row(row_of(j));
-    DotTile<1, 1>(&qv, &rv, stride, dots + j, 0);
+    const double* row = data.v_row(row_of(j));
+    DotTile<1, 1>(&qv, &row, stride, dots + j, 0);
   }
 }
 
@@ -176,18 +192,23 @@ HWY_INLINE void DistancesOneQuery(const MetricData& data, const QueryRow& q, siz
   }
 }
 
-// Residual dots of NQ queries against rows [s, s + n) into dots[i * kChunk + j].
+// Residual dots of NQ queries against rows [s, s + n) into dots[i * kChunk + j]. With
+// `prefetch`, each row tile prefetches the next (the first pass over a chunk of rows).
 template <size_t NQ>
-HWY_INLINE void DotsTileQueries(const MetricData& data, const QueryRow* queries, size_t s,
-                                size_t n, double* HWY_RESTRICT dots) {
+HWY_INLINE void DotsTileQueries(const MetricData& data, const QueryRow* queries, size_t s, size_t n,
+                                bool prefetch, double* HWY_RESTRICT dots) {
   const double* qv[NQ];
   for (size_t i = 0; i < NQ; ++i) qv[i] = queries[i].v;
   const size_t stride = data.v_stride;
   size_t j = 0;
   for (; j + kTileR <= n; j += kTileR) {
     const double* rv[kTileR];
-    for (size_t t = 0; t < kTileR; ++t) rv[t] = data.v_row(s + j + t);
-    DotTile<NQ, kTileR>(qv, rv, stride, dots + j, kChunk);
+    const double* next[kTileR];
+    for (size_t t = 0; t < kTileR; ++t) {
+      rv[t] = data.v_row(s + j + t);
+      next[t] = data.v_row(std::min(s + j + kTileR + t, data.n - 1));
+    }
+    DotTile<NQ, kTileR>(qv, rv, stride, dots + j, kChunk, prefetch ? next : nullptr);
   }
   for (; j < n; ++j) {
     const double* rv = data.v_row(s + j);
@@ -197,8 +218,7 @@ HWY_INLINE void DotsTileQueries(const MetricData& data, const QueryRow* queries,
 
 // Finishes query `q` against rows [s, s + n) whose dots are in `dots` (residual only).
 HWY_INLINE void FinishQueryRows(const MetricData& data, const QueryRow& q, size_t s, size_t n,
-                                const double* dots, PairChunk& chunk,
-                                double* HWY_RESTRICT out) {
+                                const double* dots, PairChunk& chunk, double* HWY_RESTRICT out) {
   const bool residual = data.kind == MetricKind::residual;
   for (size_t j = 0; j < n; ++j) {
     chunk.dot[j] = residual ? dots[j] : 0.0;
@@ -235,14 +255,14 @@ void DistancesBlockImpl(const MetricData& data, const QueryRow* queries, size_t 
     const size_t n = std::min(kChunk, end - s);
     size_t i = 0;
     for (; i + kTileQ <= n_queries; i += kTileQ) {
-      if (residual) DotsTileQueries<kTileQ>(data, queries + i, s, n, dots);
+      if (residual) DotsTileQueries<kTileQ>(data, queries + i, s, n, i == 0, dots);
       for (size_t t = 0; t < kTileQ; ++t) {
         FinishQueryRows(data, queries[i + t], s, n, dots + t * kChunk, chunk,
                         out + (i + t) * width + (s - begin));
       }
     }
     for (; i < n_queries; ++i) {
-      if (residual) DotsTileQueries<1>(data, queries + i, s, n, dots);
+      if (residual) DotsTileQueries<1>(data, queries + i, s, n, i == 0, dots);
       FinishQueryRows(data, queries[i], s, n, dots, chunk, out + i * width + (s - begin));
     }
   }

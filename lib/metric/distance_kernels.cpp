@@ -3,12 +3,11 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "metric/distance_kernels-inl.cpp"
+// foreach_target.h re-includes HWY_TARGET_INCLUDE once per target; it must come first.
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-// clang-format off: foreach_target.h must precede the per-target body.
-#include "metric/distance_kernels-inl.cpp"
 #include "hwy/highway.h"
 #include "hwy/targets.h"
-// clang-format on
+#include "metric/distance_kernels-inl.cpp"
 
 #if HWY_ONCE
 
@@ -46,8 +45,8 @@ void distances_to_range(const MetricData& data, const QueryRow& q, size_t begin,
                         double* out) {
   check_query(data, q);
   if (begin > end || end > data.n) {
-    throw InputError(fmt::format("distance kernels: row range [{}, {}) outside 0..{}", begin,
-                                 end, data.n));
+    throw InputError(
+        fmt::format("distance kernels: row range [{}, {}) outside 0..{}", begin, end, data.n));
   }
   HWY_DYNAMIC_DISPATCH(DistancesToRangeImpl)(data, q, begin, end, out);
 }
@@ -56,15 +55,13 @@ void distances_block(const MetricData& data, std::span<const QueryRow> queries, 
                      size_t end, double* out) {
   for (const QueryRow& q : queries) check_query(data, q);
   if (begin > end || end > data.n) {
-    throw InputError(fmt::format("distance kernels: row range [{}, {}) outside 0..{}", begin,
-                                 end, data.n));
+    throw InputError(
+        fmt::format("distance kernels: row range [{}, {}) outside 0..{}", begin, end, data.n));
   }
   HWY_DYNAMIC_DISPATCH(DistancesBlockImpl)(data, queries.data(), queries.size(), begin, end, out);
 }
 
-std::string simd_target_name() {
-  return hwy::TargetName(HWY_DYNAMIC_DISPATCH(ChosenTargetImpl)());
-}
+std::string simd_target_name() { return hwy::TargetName(HWY_DYNAMIC_DISPATCH(ChosenTargetImpl)()); }
 
 std::vector<int64_t> available_simd_targets() { return hwy::SupportedAndGeneratedTargets(); }
 

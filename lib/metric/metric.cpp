@@ -34,8 +34,8 @@ size_t checked_rows(std::span<const double> coords, size_t dim, const char* what
 
 void check_kernel(const KernelParams& kernel, const char* what) {
   if (!(kernel.variance > 0.0) || !std::isfinite(kernel.variance)) {
-    throw InputError(fmt::format("{}: kernel variance must be positive and finite (got {})",
-                                 what, kernel.variance));
+    throw InputError(fmt::format("{}: kernel variance must be positive and finite (got {})", what,
+                                 kernel.variance));
   }
   if (!(kernel.lengthscale > 0.0) || !std::isfinite(kernel.lengthscale)) {
     throw InputError(fmt::format("{}: kernel lengthscale must be positive and finite (got {})",
@@ -101,9 +101,8 @@ double kernel_value(const KernelParams& kernel, const double* x, const double* y
   return kernel_from_r2(kernel, squared_distance(x, y, dim));
 }
 
-MetricData residual_from_vp(std::span<const double> coords, size_t dim,
-                            std::span<const double> v, size_t rank, std::span<const double> p,
-                            const KernelParams& kernel) {
+MetricData residual_from_vp(std::span<const double> coords, size_t dim, std::span<const double> v,
+                            size_t rank, std::span<const double> p, const KernelParams& kernel) {
   MetricData data;
   data.kind = MetricKind::residual;
   data.kernel = kernel;
@@ -141,8 +140,8 @@ MetricData residual_from_vp(std::span<const double> coords, size_t dim,
 
 MetricData permute_rows(const MetricData& data, std::span<const int32_t> order) {
   if (order.size() != data.n) {
-    throw InputError(fmt::format("permute_rows: order has {} entries for {} rows", order.size(),
-                                 data.n));
+    throw InputError(
+        fmt::format("permute_rows: order has {} entries for {} rows", order.size(), data.n));
   }
   MetricData out;
   out.kind = data.kind;

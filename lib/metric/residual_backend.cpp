@@ -29,12 +29,12 @@ MetricData build_residual(std::span<const double> coords, size_t dim,
   const KernelParams& kernel = params.kernel;
   if (dim == 0) throw InputError("residual backend: coordinate dimension must be at least 1");
   if (coords.size() % dim != 0) {
-    throw InputError(fmt::format(
-        "residual backend: {} coordinate values are not a multiple of dimension {}",
-        coords.size(), dim));
+    throw InputError(
+        fmt::format("residual backend: {} coordinate values are not a multiple of dimension {}",
+                    coords.size(), dim));
   }
-  if (!(kernel.variance > 0.0) || !std::isfinite(kernel.variance) ||
-      !(kernel.lengthscale > 0.0) || !std::isfinite(kernel.lengthscale)) {
+  if (!(kernel.variance > 0.0) || !std::isfinite(kernel.variance) || !(kernel.lengthscale > 0.0) ||
+      !std::isfinite(kernel.lengthscale)) {
     throw InputError("residual backend: kernel variance and lengthscale must be positive");
   }
   if (!(params.jitter >= 0.0) || !std::isfinite(params.jitter)) {
@@ -45,8 +45,8 @@ MetricData build_residual(std::span<const double> coords, size_t dim,
   if (m == 0) throw InputError("residual backend: no inducing points");
   for (size_t a = 0; a < m; ++a) {
     if (inducing[a] < 0 || static_cast<size_t>(inducing[a]) >= n) {
-      throw InputError(fmt::format("residual backend: inducing index {} is outside 0..{}",
-                                   inducing[a], n));
+      throw InputError(
+          fmt::format("residual backend: inducing index {} is outside 0..{}", inducing[a], n));
     }
     if (a > 0 && inducing[a] <= inducing[a - 1]) {
       throw InputError("residual backend: inducing indices must be sorted and distinct");
@@ -62,8 +62,8 @@ MetricData build_residual(std::span<const double> coords, size_t dim,
   data.n = n;
   data.dim = dim;
   data.rank = m;
-  data.v_stride = std::max(kStrideMultiple, (m + kStrideMultiple - 1) / kStrideMultiple *
-                                                kStrideMultiple);
+  data.v_stride =
+      std::max(kStrideMultiple, (m + kStrideMultiple - 1) / kStrideMultiple * kStrideMultiple);
   data.coords.assign(coords.begin(), coords.end());
   data.ids.resize(n);
   for (size_t i = 0; i < n; ++i) data.ids[i] = static_cast<int64_t>(i);
@@ -97,10 +97,9 @@ MetricData build_residual(std::span<const double> coords, size_t dim,
   parallel_for(n_blocks, threads, [&](size_t block, int) {
     const size_t begin = block * kSolveBlock;
     const size_t count = std::min(kSolveBlock, n - begin);
-    Eigen::Map<ColMatrix, 0, Eigen::OuterStride<>> vt(data.v.data() + begin * data.v_stride,
-                                                      static_cast<Eigen::Index>(m),
-                                                      static_cast<Eigen::Index>(count),
-                                                      Eigen::OuterStride<>(data.v_stride));
+    Eigen::Map<ColMatrix, 0, Eigen::OuterStride<>> vt(
+        data.v.data() + begin * data.v_stride, static_cast<Eigen::Index>(m),
+        static_cast<Eigen::Index>(count), Eigen::OuterStride<>(data.v_stride));
     for (size_t j = 0; j < count; ++j) {
       const double* xj = x + (begin + j) * dim;
       for (size_t a = 0; a < m; ++a) {

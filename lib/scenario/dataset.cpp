@@ -41,13 +41,13 @@ NpyArray load(const Scenario& s, std::string_view field, const std::string& path
 // Coordinates feed distances, where one NaN silently poisons every comparison.
 void check_finite(const Scenario& s, std::string_view field, const std::string& path,
                   const std::vector<double>& values, size_t dim) {
-  const auto bad = std::find_if(values.begin(), values.end(),
-                                [](double x) { return !std::isfinite(x); });
+  const auto bad =
+      std::find_if(values.begin(), values.end(), [](double x) { return !std::isfinite(x); });
   if (bad != values.end()) {
     const size_t index = static_cast<size_t>(bad - values.begin());
     fail(s, field,
-         fmt::format("{}: non-finite coordinate {} at row {} (column {})", path, *bad,
-                     index / dim, index % dim));
+         fmt::format("{}: non-finite coordinate {} at row {} (column {})", path, *bad, index / dim,
+                     index % dim));
   }
 }
 
@@ -56,8 +56,9 @@ std::vector<int64_t> load_indices(const Scenario& s, std::string_view field,
                                   const std::string& path, const NpyArray& array, size_t n) {
   const auto& shape = array.shape;
   if (!(shape.size() == 1 || (shape.size() == 2 && shape[1] == 1))) {
-    fail(s, field, fmt::format("{}: expected shape (Q,) or (Q, 1) of indices (got {})", path,
-                               shape_string(shape)));
+    fail(s, field,
+         fmt::format("{}: expected shape (Q,) or (Q, 1) of indices (got {})", path,
+                     shape_string(shape)));
   }
   if (array.size() == 0) fail(s, field, fmt::format("{}: no indices", path));
   std::vector<int64_t> ids;
@@ -68,8 +69,8 @@ std::vector<int64_t> load_indices(const Scenario& s, std::string_view field,
   }
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || static_cast<uint64_t>(ids[i]) >= n) {
-      fail(s, field, fmt::format("{}: index {} at position {} is out of range [0, {})", path,
-                                 ids[i], i, n));
+      fail(s, field,
+           fmt::format("{}: index {} at position {} is out of range [0, {})", path, ids[i], i, n));
     }
   }
   return ids;
@@ -77,44 +78,43 @@ std::vector<int64_t> load_indices(const Scenario& s, std::string_view field,
 
 void load_points(const Scenario& s, Dataset& d) {
   const std::string& path = s.data.npy_path;
-  const NpyArray array = load(s, "data.path", path);
+  const NpyArray array = load(s, "data", path);
   if (!is_float(array.dtype) || array.shape.size() != 2) {
-    fail(s, "data.path",
+    fail(s, "data",
          fmt::format("{}: expected a 2-D float64 or float32 array (n, dim) (got shape {})", path,
                      shape_string(array.shape)));
   }
   d.n = array.shape[0];
   d.dim = array.shape[1];
   if (d.n == 0 || d.dim == 0) {
-    fail(s, "data.path", fmt::format("{}: empty array (shape {})", path,
-                                     shape_string(array.shape)));
+    fail(s, "data", fmt::format("{}: empty array (shape {})", path, shape_string(array.shape)));
   }
   if (d.n > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
-    fail(s, "data.path", fmt::format("{}: too many points ({})", path, d.n));
+    fail(s, "data", fmt::format("{}: too many points ({})", path, d.n));
   }
   d.points = array.as_f64();
-  check_finite(s, "data.path", path, d.points, d.dim);
+  check_finite(s, "data", path, d.points, d.dim);
 }
 
 void load_queries(const Scenario& s, Dataset& d) {
   const std::string& path = s.queries.npy_path;
-  const NpyArray array = load(s, "queries.path", path);
+  const NpyArray array = load(s, "queries", path);
   if (s.metric == MetricKind::euclidean && is_float(array.dtype)) {
     if (array.shape.size() != 2 || array.shape[1] != d.dim || array.shape[0] == 0) {
-      fail(s, "queries.path",
+      fail(s, "queries",
            fmt::format("{}: expected query points of shape (Q, {}) (got {})", path, d.dim,
                        shape_string(array.shape)));
     }
     d.query_points = array.as_f64();
-    check_finite(s, "queries.path", path, d.query_points, d.dim);
+    check_finite(s, "queries", path, d.query_points, d.dim);
     return;
   }
   if (is_float(array.dtype)) {
-    fail(s, "queries.path",
-         fmt::format("{}: expected int64 dataset indices for metric 'residual' (got floats)",
-                     path));
+    fail(
+        s, "queries",
+        fmt::format("{}: expected int64 dataset indices for metric 'residual' (got floats)", path));
   }
-  d.query_ids = load_indices(s, "queries.path", path, array, d.n);
+  d.query_ids = load_indices(s, "queries", path, array, d.n);
 }
 
 void make_inducing(const Scenario& s, Dataset& d) {
@@ -165,8 +165,8 @@ Dataset materialize(const Scenario& s) {
       break;
     case QuerySpec::Kind::generated:
       if (s.metric == MetricKind::residual) {
-        d.query_ids = NumpyRng(s.queries.seed)
-                          .integers(0, static_cast<int64_t>(d.n), s.queries.count);
+        d.query_ids =
+            NumpyRng(s.queries.seed).integers(0, static_cast<int64_t>(d.n), s.queries.count);
       } else {
         d.query_points = NumpyRng(s.queries.seed).normal(0.0, 1.0, s.queries.count * d.dim);
       }

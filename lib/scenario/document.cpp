@@ -154,8 +154,8 @@ class YamlConverter {
     if (s == "true" || s == "True" || s == "TRUE") return json(true);
     if (s == "false" || s == "False" || s == "FALSE") return json(false);
     if (s == "null" || s == "Null" || s == "NULL" || s == "~" || s.empty()) return json(nullptr);
-    const std::string_view body = (s[0] == '+' || s[0] == '-') ? std::string_view(s).substr(1)
-                                                               : std::string_view(s);
+    const std::string_view body =
+        (s[0] == '+' || s[0] == '-') ? std::string_view(s).substr(1) : std::string_view(s);
     const bool negative = s[0] == '-';
     if (all_digits(body)) {
       if (negative) {

@@ -2,9 +2,8 @@
 // Scenario text (YAML or JSON) turned into one typed tree, so a single validator serves both
 // formats. Internal to the scenario module.
 #include <cstddef>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace ctb::scenario_detail {
 
@@ -21,8 +20,7 @@ inline constexpr size_t kMaxDocumentNodes = 10000;
 /// strings, so `k: "50"` is a string and fails validation. Duplicate keys, tags other than
 /// !!str, over-deep nesting and oversize input are InputErrors naming `source` (and the line
 /// where the parser knows it).
-nlohmann::json parse_document(const std::string& text, DocFormat format,
-                              const std::string& source);
+nlohmann::json parse_document(const std::string& text, DocFormat format, const std::string& source);
 
 /// The format implied by a file name: ".json" is JSON, anything else YAML.
 DocFormat format_for(const std::string& file_name);

@@ -12,30 +12,11 @@
 #include <system_error>
 
 #include "core/error.hpp"
+#include "data/npy.hpp"
 #include "scenario/builtin_scenarios.hpp"
 #include "scenario/document.hpp"
 
 namespace ctb {
-
-const char* to_string(BuildStrategy strategy) {
-  switch (strategy) {
-    case BuildStrategy::euclidean_hybrid:
-      return "euclidean-hybrid";
-    case BuildStrategy::pure_residual:
-      return "pure-residual";
-  }
-  return "unknown";
-}
-
-const char* to_string(BatchOrder order) {
-  switch (order) {
-    case BatchOrder::natural:
-      return "natural";
-    case BatchOrder::hilbert:
-      return "hilbert";
-  }
-  return "unknown";
-}
 
 namespace {
 
@@ -97,8 +78,9 @@ class Validator {
       throw InputError(fmt::format("{}: expected a mapping of scenario fields (got {})", source_,
                                    describe(root)));
     }
-    check_keys(root, "", {"name", "description", "metric", "data", "queries", "k", "residual",
-                          "build", "query", "repeat", "warmup", "threads"});
+    check_keys(root, "",
+               {"name", "description", "metric", "data", "queries", "k", "residual", "build",
+                "query", "repeat", "warmup", "threads"});
     Scenario s;
     s.source = source_;
     s.name = name(require(root, "name"));
@@ -218,8 +200,7 @@ class Validator {
 
   std::string name(const json& v) const {
     std::string s = string(v, "name");
-    if (s.empty() || s.size() > kMaxNameLength ||
-        !std::all_of(s.begin(), s.end(), [](char c) {
+    if (s.empty() || s.size() > kMaxNameLength || !std::all_of(s.begin(), s.end(), [](char c) {
           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                  c == '-' || c == '_' || c == '.';
         })) {
@@ -233,15 +214,15 @@ class Validator {
     std::string s = string(v, "description");
     if (s.find('\n') != std::string::npos) fail("description", "must be a single line");
     if (s.size() > kMaxDescriptionLength) {
-      fail("description", fmt::format("too long ({} characters, limit {})", s.size(),
-                                      kMaxDescriptionLength));
+      fail("description",
+           fmt::format("too long ({} characters, limit {})", s.size(), kMaxDescriptionLength));
     }
     return s;
   }
 
   MetricKind metric(const json& v) const {
     return choice(v, "metric", {"residual", "euclidean"}) == "residual" ? MetricKind::residual
-                                                                       : MetricKind::euclidean;
+                                                                        : MetricKind::euclidean;
   }
 
   void data(const json& v, Scenario& s) const {
@@ -263,13 +244,13 @@ class Validator {
       return;
     }
     if (v.contains("generator")) choice(v["generator"], "data.generator", {"normal"});
-    s.data.seed = uint_in(require(v, "seed", "data"), "data.seed", 0,
-                          std::numeric_limits<uint64_t>::max());
+    s.data.seed =
+        uint_in(require(v, "seed", "data"), "data.seed", 0, std::numeric_limits<uint64_t>::max());
     s.data.n = uint_in(require(v, "n", "data"), "data.n", 1, kMaxCount);
     s.data.dim = uint_in(require(v, "dim", "data"), "data.dim", 1, kMaxDim);
     if (s.data.n * s.data.dim > kMaxElements) {
-      fail("data", fmt::format("n * dim must be <= {} (got {} * {})", kMaxElements, s.data.n,
-                               s.data.dim));
+      fail("data",
+           fmt::format("n * dim must be <= {} (got {} * {})", kMaxElements, s.data.n, s.data.dim));
     }
   }
 
@@ -336,9 +317,15 @@ class Validator {
                "cannot be combined with an NPY 'residual.inducing_seed' (the file sets m)");
         }
         r.inducing_npy = npy_path(seed, "residual.inducing_seed");
+        // Reporting and run hashes read inducing_count, so it must be the file's m.
+        try {
+          r.inducing_count = read_npy(r.inducing_npy).size();
+        } catch (const InputError& e) {
+          fail("residual.inducing_seed", e.what());
+        }
       } else if (seed.is_number_integer()) {
-        r.inducing_seed = uint_in(seed, "residual.inducing_seed", 0,
-                                  std::numeric_limits<uint64_t>::max());
+        r.inducing_seed =
+            uint_in(seed, "residual.inducing_seed", 0, std::numeric_limits<uint64_t>::max());
       } else {
         fail("residual.inducing_seed",
              fmt::format("expected an integer seed or an NPY path (got {})", describe(seed)));
@@ -357,11 +344,10 @@ class Validator {
     expect_object(v, "build");
     check_keys(v, "build", {"strategy", "batch_size", "batch_order"});
     if (v.contains("strategy")) {
-      s.build.strategy =
-          choice(v["strategy"], "build.strategy", {"euclidean-hybrid", "pure-residual"}) ==
-                  "euclidean-hybrid"
-              ? BuildStrategy::euclidean_hybrid
-              : BuildStrategy::pure_residual;
+      s.build.strategy = choice(v["strategy"], "build.strategy",
+                                {"euclidean-hybrid", "pure-residual"}) == "euclidean-hybrid"
+                             ? BuildStrategy::euclidean_hybrid
+                             : BuildStrategy::pure_residual;
       if (s.build.strategy == BuildStrategy::pure_residual && s.metric != MetricKind::residual) {
         fail("build.strategy", "'pure-residual' needs metric 'residual'");
       }
@@ -370,10 +356,10 @@ class Validator {
       s.build.batch_size = uint_in(v["batch_size"], "build.batch_size", 1, kMaxCount);
     }
     if (v.contains("batch_order")) {
-      s.build.batch_order = choice(v["batch_order"], "build.batch_order",
-                                   {"natural", "hilbert"}) == "natural"
-                                ? BatchOrder::natural
-                                : BatchOrder::hilbert;
+      s.build.batch_order =
+          choice(v["batch_order"], "build.batch_order", {"natural", "hilbert"}) == "natural"
+              ? BatchOrder::natural
+              : BatchOrder::hilbert;
     }
   }
 
@@ -467,8 +453,8 @@ Scenario load_scenario(const std::string& name_or_path) {
       for (const auto& [name, description] : list_builtin_scenarios()) {
         names += names.empty() ? name : ", " + name;
       }
-      throw InputError(fmt::format(
-          "{}: not a built-in scenario and no such file (built-ins: {})", name_or_path, names));
+      throw InputError(fmt::format("{}: not a built-in scenario and no such file (built-ins: {})",
+                                   name_or_path, names));
     }
   }
   const fs::path path(name_or_path);
@@ -480,8 +466,8 @@ Scenario load_scenario(const std::string& name_or_path) {
 std::vector<std::pair<std::string, std::string>> list_builtin_scenarios() {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& file : scenario_detail::builtin_scenario_files()) {
-    const Scenario s = parse_with_format(file.text, DocFormat::yaml,
-                                         fmt::format("built-in:{}", file.name), {});
+    const Scenario s =
+        parse_with_format(file.text, DocFormat::yaml, fmt::format("built-in:{}", file.name), {});
     out.emplace_back(file.name, s.description);
   }
   std::sort(out.begin(), out.end());

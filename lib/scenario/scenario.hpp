@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/build_strategy.hpp"
 #include "metric/metric.hpp"
 
 namespace ctb {
@@ -35,14 +36,11 @@ struct ResidualSpec {
   double lengthscale = 1.0;             // residual.lengthscale (> 0)
   size_t inducing_count = 512;          // residual.inducing_count (1 <= m <= n)
   uint64_t inducing_seed = 0;           // residual.inducing_seed (an integer) ...
-  std::string inducing_npy;             // ... or an NPY path of int64 dataset indices
+  std::string inducing_npy;             // ... or an NPY path of int64 dataset indices, which
+                                        // then also sets inducing_count
   double jitter = 1e-6;                 // residual.jitter, relative to variance (>= 0)
 };
 
-enum class BuildStrategy { euclidean_hybrid, pure_residual };
-enum class BatchOrder { natural, hilbert };
-const char* to_string(BuildStrategy strategy);
-const char* to_string(BatchOrder order);
 
 struct BuildSpec {
   BuildStrategy strategy = BuildStrategy::euclidean_hybrid;  // build.strategy

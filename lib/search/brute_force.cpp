@@ -37,9 +37,8 @@ KnnResult brute_force_knn(const MetricData& data, std::span<const QueryRow> quer
   result.resize(queries.size(), options.k);
   if (queries.empty()) return result;
 
-  const bool ascending_ids =
-      std::is_sorted(data.ids.begin(), data.ids.end()) &&
-      std::adjacent_find(data.ids.begin(), data.ids.end()) == data.ids.end();
+  const bool ascending_ids = std::is_sorted(data.ids.begin(), data.ids.end()) &&
+                             std::adjacent_find(data.ids.begin(), data.ids.end()) == data.ids.end();
   const size_t block = query_block_size(queries.size(), options.threads);
   const size_t n_blocks = (queries.size() + block - 1) / block;
   const int workers = std::max(1, std::min<int>(options.threads, static_cast<int>(n_blocks)));
@@ -67,8 +66,8 @@ KnnResult brute_force_knn(const MetricData& data, std::span<const QueryRow> quer
     if (options.predecessor && ascending_ids) {
       int64_t max_id = -1;
       for (const QueryRow& q : qs) max_id = std::max(max_id, q.id);
-      row_end = static_cast<size_t>(
-          std::lower_bound(data.ids.begin(), data.ids.end(), max_id) - data.ids.begin());
+      row_end = static_cast<size_t>(std::lower_bound(data.ids.begin(), data.ids.end(), max_id) -
+                                    data.ids.begin());
     }
 
     for (size_t r0 = 0; r0 < row_end; r0 += kRowBlock) {

@@ -7,11 +7,10 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "telemetry/mapping.hpp"
 #include "telemetry/reader.hpp"
@@ -19,14 +18,14 @@
 namespace ctb {
 
 struct DiffOptions {
-  bool force = false;                   // compare runs whose configurations differ
-  bool markdown = false;                // `output` as Markdown instead of a terminal table
-  std::filesystem::path json_path;      // non-empty: also write the JSON report there
-  std::filesystem::path mapping_path;   // non-empty: use this mapping instead of the built-in
-  std::optional<double> timing_rel_tol; // override the mapping's tolerances
+  bool force = false;                    // compare runs whose configurations differ
+  bool markdown = false;                 // `output` as Markdown instead of a terminal table
+  std::filesystem::path json_path;       // non-empty: also write the JSON report there
+  std::filesystem::path mapping_path;    // non-empty: use this mapping instead of the built-in
+  std::optional<double> timing_rel_tol;  // override the mapping's tolerances
   std::optional<double> memory_rel_tol;
   std::optional<double> real_rel_tol;
-  size_t max_listed = 40;               // mismatches listed per run pair (all are counted)
+  size_t max_listed = 40;  // mismatches listed per run pair (all are counted)
 };
 
 struct AggregateStats {
@@ -68,7 +67,7 @@ struct RunPairReport {
   std::map<std::string, size_t> rows_compared;  // row kind -> aligned row pairs
   size_t fields_compared = 0;
   size_t mismatch_count = 0;
-  std::vector<FieldMismatch> mismatches;  // the first max_listed
+  std::vector<FieldMismatch> mismatches;                                 // the first max_listed
   std::map<std::string, std::vector<std::string>> only_in_a, only_in_b;  // row kind -> fields
   std::vector<std::string> unaligned;  // rows present on one side only
   std::vector<AggregateComparison> aggregates;

@@ -1,12 +1,12 @@
 #include "telemetry/json_line.hpp"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <system_error>
-
-#include <fmt/format.h>
 
 #include "core/error.hpp"
 
@@ -14,6 +14,46 @@ namespace ctb {
 namespace {
 
 using nlohmann::json;
+
+// Decodes one UTF-8 sequence at s[i]; returns U+FFFD and advances one byte when invalid.
+unsigned decode_utf8(std::string_view s, size_t& i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  int len = 0;
+  unsigned cp = 0;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    len = 2;
+    cp = b0 & 0x1F;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    len = 3;
+    cp = b0 & 0x0F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    len = 4;
+    cp = b0 & 0x07;
+  } else {
+    ++i;
+    return 0xFFFD;
+  }
+  if (i + static_cast<size_t>(len) > s.size()) {
+    ++i;
+    return 0xFFFD;
+  }
+  for (int k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
+    if ((b & 0xC0) != 0x80) {
+      ++i;
+      return 0xFFFD;
+    }
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  // Reject overlong forms, surrogates and values past U+10FFFF.
+  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+      (cp >= 0xD800 && cp <= 0xDFFF)) {
+    ++i;
+    return 0xFFFD;
+  }
+  i += static_cast<size_t>(len);
+  return cp;
+}
 
 class LineParser {
  public:
@@ -192,6 +232,19 @@ class LineParser {
       const char c = s_[pos_++];
       if (c == '"') return out;
       if (static_cast<unsigned char>(c) < 0x20) fail("control character inside a string");
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        // Python decodes the file as UTF-8 first, so invalid bytes are unusable input; letting
+        // them through would also make re-serialisation change key order.
+        size_t i = pos_ - 1;
+        const size_t begin = i;
+        if (decode_utf8(s_, i) == 0xFFFD && s_.substr(begin, 3) != "\xEF\xBF\xBD") {
+          --pos_;
+          fail("invalid UTF-8 inside a string");
+        }
+        out.append(s_.substr(begin, i - begin));
+        pos_ = i;
+        continue;
+      }
       if (c != '\\') {
         out += c;
         continue;
@@ -315,46 +368,6 @@ class LineParser {
   JsonLineLimits limits_;
   size_t pos_ = 0;
 };
-
-// Decodes one UTF-8 sequence at s[i]; returns U+FFFD and advances one byte when invalid.
-unsigned decode_utf8(std::string_view s, size_t& i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  int len = 0;
-  unsigned cp = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    cp = b0 & 0x0F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    ++i;
-    return 0xFFFD;
-  }
-  if (i + static_cast<size_t>(len) > s.size()) {
-    ++i;
-    return 0xFFFD;
-  }
-  for (int k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
-    if ((b & 0xC0) != 0x80) {
-      ++i;
-      return 0xFFFD;
-    }
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  // Reject overlong forms, surrogates and values past U+10FFFF.
-  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-      (cp >= 0xD800 && cp <= 0xDFFF)) {
-    ++i;
-    return 0xFFFD;
-  }
-  i += static_cast<size_t>(len);
-  return cp;
-}
 
 void dump_string(std::string_view s, std::string& out) {
   out += '"';
@@ -490,8 +503,8 @@ std::string python_float_repr(double value) {
     if (c != '.') digits += c;
   }
   int exponent = 0;
-  std::from_chars(sci.data() + epos + 1 + (sci[epos + 1] == '+' ? 1 : 0),
-                  sci.data() + sci.size(), exponent);
+  std::from_chars(sci.data() + epos + 1 + (sci[epos + 1] == '+' ? 1 : 0), sci.data() + sci.size(),
+                  exponent);
   std::string out = sign;
   if (exponent >= -4 && exponent < 16) {
     if (exponent < 0) {

@@ -8,10 +8,9 @@
 // read by our own small parser, both over nlohmann::json values (whose objects are std::maps,
 // so keys come out sorted by code point, as Python's sort_keys does).
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace ctb {
 

@@ -1,8 +1,8 @@
 #include "telemetry/mapping.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "core/error.hpp"
 #include "telemetry/json_line.hpp"
@@ -75,8 +75,7 @@ AggregateSide parse_side(std::string_view source, const json& j) {
 
 }  // namespace
 
-FieldClass TelemetryMapping::classify(const std::string& name, const json& a,
-                                      const json& b) const {
+FieldClass TelemetryMapping::classify(const std::string& name, const json& a, const json& b) const {
   if (std::find(ignore.begin(), ignore.end(), name) != ignore.end()) return FieldClass::ignore;
   if (const auto it = classes.find(name); it != classes.end()) return it->second;
   if (ends_with(name, "_ms") || ends_with(name, "_seconds") || ends_with(name, "qps")) {
@@ -112,7 +111,8 @@ TelemetryMapping parse_mapping(std::string_view text, std::string_view source) {
     for (const auto& f : j.at("fields")) {
       FieldCorrespondence fc;
       fc.row = row_from_name(source, f.at("row").get<std::string>());
-      fc.reference_row = row_from_name(source, f.value("reference_row", f.at("row").get<std::string>()));
+      fc.reference_row =
+          row_from_name(source, f.value("reference_row", f.at("row").get<std::string>()));
       fc.ours = f.at("ours").get<std::string>();
       fc.reference = f.at("reference").get<std::string>();
       fc.scale = f.value("scale", 1.0);

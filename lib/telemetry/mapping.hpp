@@ -4,12 +4,11 @@
 // configuration, which fields correspond across schemas, and the per-run aggregates that let
 // phases compare even where the two sides' rows have different granularity.
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "telemetry/reader.hpp"
 

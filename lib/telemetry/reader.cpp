@@ -1,12 +1,12 @@
 #include "telemetry/reader.hpp"
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "telemetry/telemetry.hpp"
@@ -63,7 +63,8 @@ namespace {
 int64_t required_index(const json& row, const char* key, std::string_view file, size_t line_no) {
   const auto it = row.find(key);
   if (it == row.end()) bad_row(file, line_no, fmt::format("missing \"{}\"", key));
-  if (!it->is_number_integer() || (it->is_number_unsigned() && it->get<uint64_t>() > (1ull << 62)) ||
+  if (!it->is_number_integer() ||
+      (it->is_number_unsigned() && it->get<uint64_t>() > (1ull << 62)) ||
       (!it->is_number_unsigned() && it->get<int64_t>() < 0)) {
     bad_row(file, line_no, fmt::format("\"{}\" must be a non-negative integer", key));
   }
@@ -96,8 +97,8 @@ TelemetryRow classify_telemetry_row(json row, LogSource& source, std::string_vie
     }
     if (ver->get<int64_t>() < 1 || ver->get<int64_t>() > kTelemetrySchemaVersion) {
       bad_row(file, line_no,
-              fmt::format("{} schema_version {} is not supported (this build reads 1..{})",
-                          schema, ver->dump(), kTelemetrySchemaVersion));
+              fmt::format("{} schema_version {} is not supported (this build reads 1..{})", schema,
+                          ver->dump(), kTelemetrySchemaVersion));
     }
     if (schema == kRunSchemaId) {
       out.kind = RowKind::run;
@@ -169,8 +170,8 @@ TelemetryLog parse_telemetry_log(std::string_view text, std::string_view file,
     if (row.index >= 0 &&
         !seen_index[run_id].emplace(static_cast<int>(row.kind), row.index).second) {
       bad_row(file, line_no,
-              fmt::format("duplicate {} row index {} in run \"{}\"", to_string(row.kind),
-                          row.index, run_id));
+              fmt::format("duplicate {} row index {} in run \"{}\"", to_string(row.kind), row.index,
+                          run_id));
     }
     run.rows.push_back(std::move(row));
   }

@@ -4,11 +4,10 @@
 // order of first appearance, because both writers append.
 #include <cstddef>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "telemetry/json_line.hpp"
 

@@ -1,10 +1,10 @@
 #include "telemetry/telemetry.hpp"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <ctime>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "core/atomic_file.hpp"
 #include "core/sha256.hpp"
@@ -83,18 +83,17 @@ json run_config_json(const RunInfo& info) {
 
 const std::vector<std::string>& run_config_keys() {
   static const std::vector<std::string> keys = {
-      "scenario",     "metric",        "engine",        "tree_points",    "dimension",
-      "queries",      "k",             "threads",       "build_strategy", "batch_order_strategy",
-      "batch_size",   "predecessor",   "survivor_cap",  "low_yield_stop", "repeat",
-      "warmup",       "data_seed",     "query_seed",    "inducing_seed",  "data_source",
-      "kernel",       "variance",      "lengthscale",   "inducing_count", "jitter"};
+      "scenario",   "metric",      "engine",       "tree_points",    "dimension",
+      "queries",    "k",           "threads",      "build_strategy", "batch_order_strategy",
+      "batch_size", "predecessor", "survivor_cap", "low_yield_stop", "repeat",
+      "warmup",     "data_seed",   "query_seed",   "inducing_seed",  "data_source",
+      "kernel",     "variance",    "lengthscale",  "inducing_count", "jitter"};
   return keys;
 }
 
 std::string compute_run_hash(const RunInfo& info) {
-  const json payload = {{"config", run_config_json(info)},
-                        {"schema_id", "covertree_bench.run_hash"},
-                        {"version", 1}};
+  const json payload = {
+      {"config", run_config_json(info)}, {"schema_id", "covertree_bench.run_hash"}, {"version", 1}};
   const std::string canonical = dump_json(payload, JsonStyle::canonical);
   return sha256_hex(canonical.data(), canonical.size());
 }
@@ -103,9 +102,8 @@ json make_run_row(const RunInfo& info, const std::string& run_id, const std::str
                   size_t build_batches, size_t query_passes) {
   json row = row_header(kRunSchemaId, run_id, run_hash);
   row.update(run_config_json(info));
-  row["timestamp"] = std::chrono::duration<double>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  row["timestamp"] =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   put_nonempty(row, "cpu_model", info.cpu_model);
   put_nonempty(row, "simd_target", info.simd_target);
   put_nonempty(row, "compiler", info.compiler);

@@ -11,11 +11,10 @@
 //   w.append_to(path);                     // all rows of the run, appended atomically
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "search/counters.hpp"
 
@@ -48,11 +47,11 @@ struct RunInfo {
   uint64_t repeat = 0;          // timed passes
   uint64_t warmup = 0;          // untimed passes
   uint64_t data_seed = 0;
-  std::optional<uint64_t> query_seed;      // absent when queries come from a file or "all"
-  std::optional<uint64_t> inducing_seed;   // absent when inducing points come from a file
-  std::string data_source;      // "generated" or the NPY path as given in the scenario
+  std::optional<uint64_t> query_seed;     // absent when queries come from a file or "all"
+  std::optional<uint64_t> inducing_seed;  // absent when inducing points come from a file
+  std::string data_source;                // "generated" or the NPY path as given in the scenario
   // Residual kernel (ignored for euclidean: leave kernel empty).
-  std::string kernel;           // "rbf" | "matern52"
+  std::string kernel;  // "rbf" | "matern52"
   double variance = 0;
   double lengthscale = 0;
   uint64_t inducing_count = 0;  // m
@@ -89,20 +88,20 @@ struct BuildBatchStats {
   double traversal_ms = 0;
   double conflict_graph_ms = 0;
   double mis_ms = 0;
-  double batch_ms = 0;          // whole batch wall time (ours; the reference has no such field)
+  double batch_ms = 0;  // whole batch wall time (ours; the reference has no such field)
   std::optional<uint64_t> rss_bytes;
   std::optional<int64_t> rss_delta_bytes;
-  std::optional<int64_t> level;                 // cover level the batch was inserted at (ours)
-  std::optional<uint64_t> conflict_adj_pairs;   // directed conflict-graph edges
-  std::optional<uint64_t> build_distance_evals; // distances computed for this batch (ours)
+  std::optional<int64_t> level;                  // cover level the batch was inserted at (ours)
+  std::optional<uint64_t> conflict_adj_pairs;    // directed conflict-graph edges
+  std::optional<uint64_t> build_distance_evals;  // distances computed for this batch (ours)
 };
 
 /// One query pass over all queries (timed, or a warm-up when `warmup` is set).
 struct QueryPassStats {
   uint64_t pass_index = 0;  // 0-based over all passes, warm-ups included
   bool warmup = false;
-  double query_ms = 0;      // wall time of the pass
-  QueryCounters counters;   // summed over the pass's queries
+  double query_ms = 0;     // wall time of the pass
+  QueryCounters counters;  // summed over the pass's queries
   std::optional<double> recall;
 };
 
@@ -121,8 +120,7 @@ std::string compute_run_hash(const RunInfo& info);
 
 /// The row objects, exactly as written (before serialization).
 nlohmann::json make_run_row(const RunInfo& info, const std::string& run_id,
-                            const std::string& run_hash, size_t build_batches,
-                            size_t query_passes);
+                            const std::string& run_hash, size_t build_batches, size_t query_passes);
 nlohmann::json make_build_batch_row(const RunInfo& info, const BuildBatchStats& b,
                                     const std::string& run_id, const std::string& run_hash);
 nlohmann::json make_query_pass_row(const RunInfo& info, const QueryPassStats& q,

@@ -14,6 +14,8 @@
 // same metric computed distances only nearly satisfy the triangle inequality, so the search
 // never trusts 2^level: radius(u) and the parent bounds of each child subtree are the true
 // extrema over evaluated distances, computed here with the search's own kernel.
+#include "tree/cover_tree.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -23,7 +25,6 @@
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "metric/distance_kernels.hpp"
-#include "tree/cover_tree.hpp"
 
 namespace ctb {
 namespace {
@@ -100,7 +101,7 @@ Nets build_nets(const MetricData& build, std::span<const int32_t> order,
   std::vector<int32_t> centre_slot(n, -1);
   std::vector<uint64_t> grp_picked, grp_cand, grp_evals, chunk_evals;
   std::vector<std::vector<double>> scratch(static_cast<size_t>(threads));
-  std::vector<int32_t> new_mem, new_mem_grp, new_owner;
+  std::vector<int32_t> new_mem, new_mem_grp, new_owner, prev_owner;
   std::vector<size_t> counts, base;
 
   double max_odist = 0.0;
@@ -162,8 +163,8 @@ Nets build_nets(const MetricData& build, std::span<const int32_t> order,
         if (np == 0 || nets.level[b] != kNoLevel) continue;
         if (buf.size() < np) buf.resize(np);
         const size_t begin = grp_begin[g];
-        distances_to_rows(build, row_query(b),
-                          std::span<const int32_t>(&picked_rows[begin], np), buf.data());
+        distances_to_rows(build, row_query(b), std::span<const int32_t>(&picked_rows[begin], np),
+                          buf.data());
         evals += np;
         size_t best = 0;
         for (size_t s = 1; s < np; ++s)
@@ -198,12 +199,13 @@ Nets build_nets(const MetricData& build, std::span<const int32_t> order,
       for (size_t j = 0; j < grp_picked[g]; ++j)
         new_owner[base[g] + 1 + j] = picked[grp_begin[g] + j];
     }
+    prev_owner.swap(grp_owner);  // grp_owner is rebuilt below; members still refer to these
     const auto new_group_of = [&](size_t i) -> int64_t {
       const int32_t b = mem[i];
       if (nets.level[b] != kNoLevel || !(odist[b] > 0.0)) return -1;
       const auto g = static_cast<size_t>(mem_grp[i]);
       const int32_t o = nets.owner[b];
-      return static_cast<int64_t>(base[g]) + (o == grp_owner[g] ? 0 : 1 + centre_slot[o]);
+      return static_cast<int64_t>(base[g]) + (o == prev_owner[g] ? 0 : 1 + centre_slot[o]);
     };
     max_odist = 0.0;
     for (size_t i = 0; i < mem.size(); ++i) {
@@ -311,12 +313,6 @@ void compute_radii(CoverTree& tree, int threads) {
 
 }  // namespace
 
-const char* to_string(BuildStrategy strategy) {
-  return strategy == BuildStrategy::euclidean_hybrid ? "euclidean-hybrid" : "pure-residual";
-}
-const char* to_string(BatchOrder order) {
-  return order == BatchOrder::natural ? "natural" : "hilbert";
-}
 
 int32_t CoverTree::depth() const {
   if (level.empty()) return 0;
@@ -381,7 +377,8 @@ std::vector<int32_t> batch_order_permutation(const MetricData& data, BatchOrder 
     }
     keys[i] = hilbert_key(axes.data(), dims, bits);
   }
-  std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) { return keys[a] < keys[b]; });
+  std::stable_sort(perm.begin(), perm.end(),
+                   [&](int32_t a, int32_t b) { return keys[a] < keys[b]; });
   return perm;
 }
 
@@ -443,8 +440,8 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
   for (size_t u = 0; u < n; ++u) node_rows[u] = order[static_cast<size_t>(bfs[u])];
   tree.rows = permute_rows(query_metric, node_rows);
   tree.node_of_id.assign(n, -1);
-  for (size_t u = 0; u < n; ++u) tree.node_of_id[static_cast<size_t>(node_rows[u])] =
-      static_cast<int32_t>(u);
+  for (size_t u = 0; u < n; ++u)
+    tree.node_of_id[static_cast<size_t>(node_rows[u])] = static_cast<int32_t>(u);
   tree.subtree_min_id.resize(n);
   for (size_t u = n; u-- > 0;) {
     int64_t m = tree.rows.ids[u];

@@ -12,20 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "core/build_strategy.hpp"
 #include "metric/metric.hpp"
 
 namespace ctb {
 
-/// Which metric the build's nested nets are formed in. Radii are always in the query metric.
-enum class BuildStrategy {
-  euclidean_hybrid,  // nets over the coordinates (cheap; residual neighbours are local, §9)
-  pure_residual,     // nets in the query metric itself (slow: residual distances crowd near 1)
-};
-/// Order in which points are scanned when centres are picked (and the root: the first one).
-enum class BatchOrder { natural, hilbert };
-
-const char* to_string(BuildStrategy strategy);
-const char* to_string(BatchOrder order);
+// BuildStrategy (which metric the nested nets are formed in; radii are always in the query
+// metric) and BatchOrder (scan order when centres are picked; the root is the first point) are
+// in core/build_strategy.hpp, shared with the scenario schema.
 
 struct BuildOptions {
   BuildStrategy strategy = BuildStrategy::euclidean_hybrid;
@@ -39,21 +33,21 @@ struct BuildOptions {
 
 /// One level of the level-synchronous build (the lead maps these to "build batch" rows).
 struct BuildLevelStats {
-  int32_t level = 0;        // cover level l; separation/covering radius 2^l in the build metric
-  uint64_t active = 0;      // points not yet centres with positive distance to their owner
-  uint64_t groups = 0;      // owner groups processed at this level
-  uint64_t candidates = 0;  // points farther than 2^l from their owner
-  uint64_t selected = 0;    // candidates that became centres (the greedy independent set)
-  uint64_t dominated = 0;   // candidates - selected (attached to a new centre within 2^l)
+  int32_t level = 0;            // cover level l; separation/covering radius 2^l in the build metric
+  uint64_t active = 0;          // points not yet centres with positive distance to their owner
+  uint64_t groups = 0;          // owner groups processed at this level
+  uint64_t candidates = 0;      // points farther than 2^l from their owner
+  uint64_t selected = 0;        // candidates that became centres (the greedy independent set)
+  uint64_t dominated = 0;       // candidates - selected (attached to a new centre within 2^l)
   uint64_t distance_evals = 0;  // build-metric distances computed at this level
   double ms = 0.0;              // wall time of the level
 };
 
 struct CoverTree {
   // Per node (index = node id, 0 is the root):
-  std::vector<int32_t> level;           // cover level; children have a strictly lower level
-  std::vector<int32_t> parent;          // -1 for the root
-  std::vector<int32_t> child_begin;     // children are node ids [child_begin, child_end)
+  std::vector<int32_t> level;        // cover level; children have a strictly lower level
+  std::vector<int32_t> parent;       // -1 for the root
+  std::vector<int32_t> child_begin;  // children are node ids [child_begin, child_end)
   std::vector<int32_t> child_end;
   std::vector<double> radius;           // = max d(node, descendant) in the query metric
   std::vector<double> parent_dist;      // d(parent, node) in the query metric (0 for root)

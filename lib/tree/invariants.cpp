@@ -16,8 +16,9 @@ std::vector<std::string> check_tree_invariants(const CoverTree& tree) {
   };
   const size_t n = tree.size();
   const auto sized = [&](size_t size, const char* name) {
-    if (size != n) fail(std::string(name) + " has " + std::to_string(size) + " entries, not " +
-                        std::to_string(n));
+    if (size != n)
+      fail(std::string(name) + " has " + std::to_string(size) + " entries, not " +
+           std::to_string(n));
     return size == n;
   };
   bool ok = sized(tree.parent.size(), "parent") & sized(tree.child_begin.size(), "child_begin") &
@@ -89,16 +90,23 @@ std::vector<std::string> check_tree_invariants(const CoverTree& tree) {
 
   // Metric: every descendant within its ancestor's radius and within its child-subtree's
   // [parent_min, parent_max]. The scalar reference differs from the SIMD kernel only by
-  // rounding, which the residual metric amplifies (p ~ 1e-6..1e-9): hence the tolerance.
-  const double tol_abs = tree.rows.kind == MetricKind::residual ? 1e-6 : 1e-9;
-  const auto tol = [&](double x) { return tol_abs + 1e-12 * std::fabs(x); };
+  // rounding, but the residual metric amplifies it: rho carries an error eps ~ m * ulp / p
+  // (p ~ 1e-6..1e-9), and d = sqrt(1 - |rho|) turns that into ~eps/(2d) for large d and up to
+  // sqrt(eps) near 0 (exact duplicates come out at ~1e-5 instead of 0). So residual distances
+  // are compared both directly and in squared form (1 - |rho|), a violation needing both.
+  const bool residual = tree.rows.kind == MetricKind::residual;
+  const double tol_sq = residual ? 1e-8 : 0.0;
+  const auto tol = [&](double x) { return 1e-9 + 1e-12 * std::fabs(x); };
+  const auto above = [&](double d, double bound) {  // d > bound beyond rounding
+    return d > bound + tol(d) && (!residual || d * d > bound * bound + tol_sq);
+  };
   std::vector<int32_t> sub;
   for (size_t u = 0; u < n; ++u) {
     const QueryRow q = query_row(tree.rows, u);
     for (int32_t c = tree.child_begin[u]; c < tree.child_end[u]; ++c) {
       const auto cu = static_cast<size_t>(c);
       const double dc = distance_scalar(tree.rows, q, cu);
-      if (std::fabs(dc - tree.parent_dist[cu]) > tol(dc))
+      if (above(dc, tree.parent_dist[cu]) || above(tree.parent_dist[cu], dc))
         fail("parent_dist of node " + s(c) + " is " + s(tree.parent_dist[cu]) + ", recomputed " +
              s(dc));
       sub.assign(1, c);
@@ -106,13 +114,13 @@ std::vector<std::string> check_tree_invariants(const CoverTree& tree) {
         const auto j = static_cast<size_t>(sub.back());
         sub.pop_back();
         const double d = distance_scalar(tree.rows, q, j);
-        if (d > tree.radius[u] + tol(d))
+        if (above(d, tree.radius[u]))
           fail("node " + s(j) + " at distance " + s(d) + " from ancestor " + s(u) +
                " exceeds its radius " + s(tree.radius[u]));
-        if (d > tree.parent_max[cu] + tol(d) || d < tree.parent_min[cu] - tol(d))
+        if (above(d, tree.parent_max[cu]) || above(tree.parent_min[cu], d))
           fail("node " + s(j) + " at distance " + s(d) + " from " + s(u) +
-               " is outside the bounds [" + s(tree.parent_min[cu]) + ", " +
-               s(tree.parent_max[cu]) + "] of child " + s(c));
+               " is outside the bounds [" + s(tree.parent_min[cu]) + ", " + s(tree.parent_max[cu]) +
+               "] of child " + s(c));
         for (int32_t y = tree.child_begin[j]; y < tree.child_end[j]; ++y) sub.push_back(y);
       }
     }

@@ -14,18 +14,22 @@
 //    lb = max(parent bound, d(q,c) - radius(c)).
 // The search stops when the smallest lb exceeds the k-th distance: nothing left can enter.
 //
-// Slack: computed distances satisfy the triangle inequality only up to rounding, which the
-// residual metric amplifies by 1/sqrt(p_i p_j) (p down to 1e-9; spec §2 measures 6.5e-8
-// between two correct formulations). A prune needs bound > kth + slack. The default slack is
-// 1e-6 for residual distances (range [0, 1]; ~15x the largest observed rounding effect, and
-// pruning margins that thin are too rare to matter for speed) and 1e-9 + 1e-13 * magnitude for
-// Euclidean ones (a few ulps of coordinates up to ~1e3..1e6).
+// Slack: computed distances satisfy the triangle inequality only up to rounding. A prune needs
+// bound > kth + slack. Residual: rho carries an error eps ~ m * ulp / sqrt(p_i p_j) (p down to
+// 1e-9; spec §2 measures 6.5e-8 between two correct formulations), and d = sqrt(1 - |rho|)
+// turns it into ~eps / (2d) for large d but up to sqrt(eps) near 0 (exact duplicates come out
+// at ~1e-5, not 0), so a bound through a near-duplicate pair can be off by ~1e-5. The default
+// residual slack is 1e-4 (covers eps up to 1e-8, ~100x what duplicates show); it costs nothing
+// measurable, since k-th distances are ~0.3..1. Euclidean: 1e-9 + 1e-13 * magnitude (a few
+// ulps of coordinates up to ~1e3..1e6).
 //
 // Dense fallback: when the k-th distance stays near the top of the range (a few % of residual
 // gold queries, spec §9), no bound prunes and the tree evaluates most rows one at a time. Such
 // a query is abandoned after `dense_fallback_evals` evaluations and answered in a second phase
 // by distances_block over all rows, several fallback queries per loaded row. Same kernel, same
 // bits, so still exact.
+#include "tree/tree_knn.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -34,22 +38,21 @@
 
 #include "core/parallel.hpp"
 #include "metric/distance_kernels.hpp"
-#include "tree/tree_knn.hpp"
 
 namespace ctb {
 namespace {
 
-constexpr size_t kQueryChunk = 16;        // queries per parallel task
-constexpr size_t kDenseQueries = 8;       // fallback queries sharing each row block
-constexpr size_t kDenseRows = 256;        // rows per block in the dense phase
+constexpr size_t kQueryChunk = 16;   // queries per parallel task
+constexpr size_t kDenseQueries = 32; // fallback queries sharing each row block
+constexpr size_t kDenseRows = 128;   // rows per block in the dense phase
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Keeps the repeated (discarded) distance work of inject_slowdown observable.
 volatile double g_slowdown_sink = 0.0;
 
 struct HeapEntry {
-  double lb;     // lower bound on d(q, anything in the subtree below the node)
-  double d;      // d(q, node)
+  double lb;  // lower bound on d(q, anything in the subtree below the node)
+  double d;   // d(q, node)
   int32_t node;
 };
 // Min-heap on (lb, d, node): the tie-breaks make the visiting order, and so the counters,
@@ -100,9 +103,11 @@ void waste_time(const MetricData& data, const QueryRow& q, std::span<const int32
   if (!(extra > 0.0) || rows.empty()) return;
   if (s.waste.size() < rows.size()) s.waste.resize(rows.size());
   for (; extra > 0.0; extra -= 1.0) {
-    const size_t len = extra >= 1.0 ? rows.size()
-                                    : std::max<size_t>(1, static_cast<size_t>(std::ceil(
-                                                              extra * static_cast<double>(rows.size()))));
+    const size_t len =
+        extra >= 1.0
+            ? rows.size()
+            : std::max<size_t>(
+                  1, static_cast<size_t>(std::ceil(extra * static_cast<double>(rows.size()))));
     distances_to_rows(data, q, rows.first(len), s.waste.data());
     s.sink += s.waste[0];
   }
@@ -297,11 +302,11 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   pr.predecessor = options.predecessor;
   pr.survivor_cap = options.survivor_cap;
   pr.low_yield_stop = options.low_yield_stop;
-  pr.dense_after = options.dense_fallback_evals > 0 ? options.dense_fallback_evals
-                                                    : std::max<size_t>(64, n / 6);
+  pr.dense_after =
+      options.dense_fallback_evals > 0 ? options.dense_fallback_evals : std::max<size_t>(64, n / 6);
   pr.slowdown = options.inject_slowdown;
   const bool residual = tree.rows.kind == MetricKind::residual;
-  pr.slack_abs = options.prune_slack >= 0.0 ? options.prune_slack : (residual ? 1e-6 : 1e-9);
+  pr.slack_abs = options.prune_slack >= 0.0 ? options.prune_slack : (residual ? 1e-4 : 1e-9);
   pr.slack_rel = options.prune_slack >= 0.0 || residual ? 0.0 : 1e-13;
 
   size_t max_fanout = 1;
@@ -319,7 +324,9 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
                  ? tree.preorder_rank[static_cast<size_t>(tree.node_of_id[static_cast<size_t>(id)])]
                  : static_cast<int64_t>(n + i);
   }
-  const auto by_key = [&](size_t a, size_t b) { return key[a] != key[b] ? key[a] < key[b] : a < b; };
+  const auto by_key = [&](size_t a, size_t b) {
+    return key[a] != key[b] ? key[a] < key[b] : a < b;
+  };
   std::sort(order.begin(), order.end(), by_key);
 
   const int threads = std::max(1, options.threads);

@@ -29,7 +29,7 @@ struct TreeQueryOptions {
   // row). 0 = automatic (n / 6); std::numeric_limits<size_t>::max() disables it.
   size_t dense_fallback_evals = 0;
   // Pruning slack (a bound must exceed the k-th distance by more than this to prune); < 0 =
-  // automatic: see tree_knn.cpp (1e-6 residual, 1e-9 + relative term Euclidean).
+  // automatic: see tree_knn.cpp (1e-4 residual, 1e-9 + relative term Euclidean).
   double prune_slack = -1.0;
 };
 

@@ -110,7 +110,8 @@ TEST_P(DistanceKernels, EveryTargetMatchesScalarAndIsBitIdenticalAcrossEntryPoin
         if (data.kind == MetricKind::euclidean) {
           EXPECT_TRUE(same_bits(d, ref)) << d << " vs " << ref;
         } else {
-          EXPECT_NEAR(d * d, ref * ref, scalar_tolerance(data, q, begin + j)) << "query " << i << " row " << j;
+          EXPECT_NEAR(d * d, ref * ref, scalar_tolerance(data, q, begin + j))
+              << "query " << i << " row " << j;
         }
         if (q.id == data.ids[begin + j]) {
           EXPECT_EQ(d, 0.0);
@@ -146,15 +147,14 @@ TEST_P(DistanceKernels, EveryTargetMatchesScalarAndIsBitIdenticalAcrossEntryPoin
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Metrics, DistanceKernels,
-    ::testing::Values(Case{MetricKind::residual, KernelType::rbf, 3, 17},
-                      Case{MetricKind::residual, KernelType::matern52, 3, 17},
-                      Case{MetricKind::residual, KernelType::rbf, 2, 10},
-                      Case{MetricKind::residual, KernelType::matern52, 2, 29},
-                      Case{MetricKind::euclidean, KernelType::rbf, 3, 1},
-                      Case{MetricKind::euclidean, KernelType::rbf, 5, 1}),
-    [](const auto& info) { return case_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(Metrics, DistanceKernels,
+                         ::testing::Values(Case{MetricKind::residual, KernelType::rbf, 3, 17},
+                                           Case{MetricKind::residual, KernelType::matern52, 3, 17},
+                                           Case{MetricKind::residual, KernelType::rbf, 2, 10},
+                                           Case{MetricKind::residual, KernelType::matern52, 2, 29},
+                                           Case{MetricKind::euclidean, KernelType::rbf, 3, 1},
+                                           Case{MetricKind::euclidean, KernelType::rbf, 5, 1}),
+                         [](const auto& info) { return case_name(info.param); });
 
 TEST(DistanceKernelsDispatch, ResetRestoresTheBestTarget) {
   const std::vector<int64_t> targets = available_simd_targets();

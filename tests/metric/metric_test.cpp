@@ -57,8 +57,8 @@ void naive_backend(const std::vector<double>& coords, size_t dim,
   std::vector<double> l(m * m, 0.0);
   for (size_t i = 0; i < m; ++i) {
     for (size_t j = 0; j <= i; ++j) {
-      double s = kernel_value(params.kernel, &coords[inducing[i] * dim],
-                              &coords[inducing[j] * dim], dim);
+      double s =
+          kernel_value(params.kernel, &coords[inducing[i] * dim], &coords[inducing[j] * dim], dim);
       if (i == j) s += params.jitter * params.kernel.variance;
       for (size_t k = 0; k < j; ++k) s -= l[i * m + k] * l[j * m + k];
       l[i * m + j] = i == j ? std::sqrt(s) : s / l[j * m + j];
@@ -136,8 +136,7 @@ TEST(Metric, DuplicateInducingPointsWithoutJitterFailCholesky) {
     build_residual(coords, 2, inducing, params, 1);
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("Cholesky of K_mm failed"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("Cholesky of K_mm failed"), std::string::npos) << e.what();
   }
   params.jitter = 1e-6;
   EXPECT_NO_THROW(build_residual(coords, 2, inducing, params, 1));

@@ -24,8 +24,7 @@ inline std::vector<int64_t> every_nth(size_t n, size_t step) {
   return idx;
 }
 
-inline MetricData residual_data(size_t n, size_t dim, size_t step, KernelType type,
-                                uint64_t seed) {
+inline MetricData residual_data(size_t n, size_t dim, size_t step, KernelType type, uint64_t seed) {
   ResidualParams params;
   params.kernel.type = type;
   params.kernel.variance = 1.3;

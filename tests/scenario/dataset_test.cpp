@@ -87,6 +87,7 @@ struct NpyScenario {
 
   NpyScenario() {
     points = NumpyRng(5).normal(0, 1, n * dim);
+    fs::create_directories(dir.path() / "in");
     write_npy(dir.path() / "in" / "points.npy", {n, dim}, points.data());
   }
   fs::path scenario(const std::string& body) const {
@@ -101,8 +102,8 @@ TEST(Materialize, ReadsPointsQueriesAndInducingFromNpyRelativeToTheScenario) {
   NpyScenario f;
   f.ids("q.npy", {4, 1}, {3, 0, 39, 3});
   f.ids("u.npy", {3}, {30, 2, 17});
-  const Scenario s =
-      load_scenario(f.scenario("queries: q.npy\nk: 5\nresidual: {inducing_seed: u.npy}\n").string());
+  const Scenario s = load_scenario(
+      f.scenario("queries: q.npy\nk: 5\nresidual: {inducing_seed: u.npy}\n").string());
   const Dataset d = materialize(s);
   EXPECT_EQ(d.n, NpyScenario::n);
   EXPECT_EQ(d.dim, NpyScenario::dim);
@@ -125,7 +126,7 @@ TEST(Materialize, NonFiniteCoordinateNamesTheFileAndRow) {
   write_npy(f.dir.path() / "in" / "points.npy", {NpyScenario::n, NpyScenario::dim},
             f.points.data());
   const Scenario s = load_scenario(f.scenario("queries: all\nk: 5\n").string());
-  expect_error(s, {"field 'data.path'", "points.npy", "non-finite", "row 7"});
+  expect_error(s, {"field 'data'", "points.npy", "non-finite", "row 7"});
   f.points[7 * 3 + 1] = 0;
   f.points[39 * 3] = -std::numeric_limits<double>::infinity();
   write_npy(f.dir.path() / "in" / "points.npy", {NpyScenario::n, NpyScenario::dim},
@@ -170,7 +171,7 @@ TEST(Materialize, WrongShapesAndDtypes) {
   const std::vector<double> floats(6, 0.5);
   write_npy(f.dir.path() / "in" / "qf.npy", {2, 3}, floats.data());
   expect_error(load_scenario(f.scenario("queries: qf.npy\nk: 5\n").string()),
-               {"field 'queries.path'", "expected int64 dataset indices"});
+               {"field 'queries'", "expected int64 dataset indices"});
   // Index arrays must be (Q,) or (Q, 1).
   f.ids("q2.npy", {2, 2}, {0, 1, 2, 3});
   expect_error(load_scenario(f.scenario("queries: q2.npy\nk: 5\n").string()),
@@ -180,7 +181,7 @@ TEST(Materialize, WrongShapesAndDtypes) {
   const fs::path bad_points =
       f.dir.write("in/p.yaml", "name: p\nmetric: euclidean\ndata: pi.npy\nqueries: all\nk: 1\n");
   expect_error(load_scenario(bad_points.string()),
-               {"field 'data.path'", "expected a 2-D float64 or float32 array"});
+               {"field 'data'", "expected a 2-D float64 or float32 array"});
 }
 
 TEST(Materialize, EuclideanQueryPointsFromNpy) {
@@ -199,13 +200,15 @@ TEST(Materialize, EuclideanQueryPointsFromNpy) {
 
   // Index queries work for Euclidean too (and allow predecessor mode).
   f.ids("qi.npy", {2}, {4, 1});
-  const fs::path idx = f.dir.write(
-      "in/i.yaml", "name: i\nmetric: euclidean\ndata: points.npy\nqueries: qi.npy\nk: 2\n"
-                   "query: {predecessor: true}\n");
+  const fs::path idx =
+      f.dir.write("in/i.yaml",
+                  "name: i\nmetric: euclidean\ndata: points.npy\nqueries: qi.npy\nk: 2\n"
+                  "query: {predecessor: true}\n");
   EXPECT_EQ(materialize(load_scenario(idx.string())).query_ids, (std::vector<int64_t>{4, 1}));
-  const fs::path pred = f.dir.write(
-      "in/pp.yaml", "name: pp\nmetric: euclidean\ndata: points.npy\nqueries: qp.npy\nk: 2\n"
-                    "query: {predecessor: true}\n");
+  const fs::path pred =
+      f.dir.write("in/pp.yaml",
+                  "name: pp\nmetric: euclidean\ndata: points.npy\nqueries: qp.npy\nk: 2\n"
+                  "query: {predecessor: true}\n");
   write_npy(f.dir.path() / "in" / "qp.npy", {5, 3}, q.data());
   expect_error(load_scenario(pred.string()), {"field 'query.predecessor'"});
 }
@@ -214,9 +217,7 @@ TEST(Materialize, EuclideanQueryPointsFromNpy) {
 
 const fs::path kReference = fs::path(CTB_SHARED_DIR) / "reference" / "covertreex-numba";
 
-bool same_bits(const void* a, const void* b, size_t bytes) {
-  return std::memcmp(a, b, bytes) == 0;
-}
+bool same_bits(const void* a, const void* b, size_t bytes) { return std::memcmp(a, b, bytes) == 0; }
 
 // The scenario's generated inputs equal the reference's exported .npy files bit for bit.
 void expect_reference_inputs(const std::string& scenario, const fs::path& dir, bool residual) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "data/npy.hpp"
 #include "scenario/temp_dir.hpp"
 
 namespace ctb {
@@ -230,29 +231,44 @@ TEST(ParseScenario, StringAndMappingFormsOfDataAndQueries) {
   dir.write("inputs/x.npy", "placeholder");  // parse only checks that the file exists
   dir.write("inputs/q.npy", "placeholder");
   const std::string base = "name: t\nmetric: residual\nk: 3\n";
-  const Scenario a = parse_scenario(base + "data: inputs/x.npy\nqueries: inputs/q.npy\n",
-                                    "a.yaml", dir.path());
+  const Scenario a =
+      parse_scenario(base + "data: inputs/x.npy\nqueries: inputs/q.npy\n", "a.yaml", dir.path());
   const Scenario b = parse_scenario(
       base + "data: {path: inputs/x.npy}\nqueries: {path: inputs/q.npy}\n", "b.yaml", dir.path());
   EXPECT_EQ(a.data.npy_path, (dir.path() / "inputs/x.npy").string());
   EXPECT_EQ(a.queries.kind, QuerySpec::Kind::npy);
   EXPECT_EQ(a.queries.npy_path, (dir.path() / "inputs/q.npy").string());
   expect_same(a, b);
-  const Scenario c = parse_scenario(base + "data: {seed: 1, n: 10, dim: 2}\nqueries: all\n",
-                                    "c.yaml", dir.path());
+  const Scenario c =
+      parse_scenario(base + "data: {seed: 1, n: 10, dim: 2}\nqueries: all\n", "c.yaml", dir.path());
   EXPECT_EQ(c.queries.kind, QuerySpec::Kind::all);
 }
 
 TEST(ParseScenario, RelativeNpyPathsResolveAgainstTheScenarioFile) {
   TempDir dir;
   dir.write("sub/points.npy", "placeholder");
-  dir.write("sub/ind.npy", "placeholder");
+  const std::vector<int64_t> inducing = {4, 1, 7};
+  write_npy(dir.path() / "sub" / "ind.npy", {3}, inducing.data());
   const fs::path file = dir.write("sub/s.yaml",
                                   "name: rel\nmetric: residual\ndata: points.npy\n"
                                   "queries: all\nk: 1\nresidual: {inducing_seed: ind.npy}\n");
   const Scenario s = load_scenario(file.string());
   EXPECT_EQ(s.data.npy_path, (dir.path() / "sub" / "points.npy").string());
   EXPECT_EQ(s.residual.inducing_npy, (dir.path() / "sub" / "ind.npy").string());
+  EXPECT_EQ(s.residual.inducing_count, 3u);  // m comes from the file
+  // The inducing file is read at parse time (it sets m), so a broken one fails there.
+  dir.write("sub/bad.npy", "not an npy file");
+  try {
+    parse_scenario(
+        "name: b\nmetric: residual\ndata: points.npy\nqueries: all\nk: 1\n"
+        "residual: {inducing_seed: bad.npy}\n",
+        "b.yaml", dir.path() / "sub");
+    ADD_FAILURE() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("b.yaml: field 'residual.inducing_seed': "),
+              std::string::npos)
+        << e.what();
+  }
   // An absolute path stays as written.
   const std::string abs = (dir.path() / "sub" / "points.npy").string();
   const Scenario t = parse_scenario(
@@ -301,141 +317,219 @@ std::vector<BadCase> bad_cases() {
   const std::string y = kResidual;
   return {
       {"malformed yaml", "bad.yaml", "name: bad\nmetric: [residual\n", {"line", "invalid YAML"}},
-      {"truncated yaml", "bad.yaml", "name: bad\nmetric: residual\ndata: {seed: 1, n: 10",
+      {"truncated yaml",
+       "bad.yaml",
+       "name: bad\nmetric: residual\ndata: {seed: 1, n: 10",
        {"invalid YAML"}},
-      {"truncated json", "bad.json", "{\"name\": \"bad\", \"metric\": ",
+      {"truncated json",
+       "bad.json",
+       "{\"name\": \"bad\", \"metric\": ",
        {"invalid JSON", "line 1"}},
       {"malformed json", "bad.json", "{\"name\": \"bad\",, }", {"invalid JSON"}},
       {"empty file", "bad.yaml", "", {"expected a mapping"}},
       {"top level list", "bad.yaml", "- name: bad\n", {"expected a mapping", "a list"}},
       {"two yaml documents", "bad.yaml", y + "---\n" + y, {"more than one YAML document"}},
       {"unknown top key", "bad.yaml", y + "kk: 5\n", {"field 'kk'", "unknown key", "allowed:"}},
-      {"typo in nested key", "bad.yaml", y + "residual: {lenghtscale: 2}\n",
+      {"typo in nested key",
+       "bad.yaml",
+       y + "residual: {lenghtscale: 2}\n",
        {"field 'residual.lenghtscale'", "unknown key"}},
-      {"unknown data key", "bad.yaml",
+      {"unknown data key",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2, size: 4}\nqueries: all\nk: 1\n",
        {"field 'data.size'", "unknown key"}},
       {"missing k", "bad.yaml", kResidualNoK, {"field 'k'", "required field is missing"}},
-      {"missing name", "bad.yaml", y.substr(y.find('\n') + 1),
+      {"missing name",
+       "bad.yaml",
+       y.substr(y.find('\n') + 1),
        {"field 'name'", "required field is missing"}},
-      {"missing data.n", "bad.yaml",
+      {"missing data.n",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, dim: 2}\nqueries: all\nk: 1\n",
        {"field 'data.n'", "required field is missing"}},
-      {"missing queries.seed", "bad.yaml",
+      {"missing queries.seed",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2}\nqueries: {count: 3}\nk: 1\n",
        {"field 'queries.seed'", "required field is missing"}},
-      {"k quoted string", "bad.yaml", kResidualNoK + "k: \"3\"\n",
+      {"k quoted string",
+       "bad.yaml",
+       kResidualNoK + "k: \"3\"\n",
        {"field 'k'", "expected an integer", "\"3\""}},
       {"k float", "bad.yaml", kResidualNoK + "k: 3.5\n", {"field 'k'", "expected an integer"}},
-      {"k bool json", "bad.json",
+      {"k bool json",
+       "bad.json",
        R"({"name": "bad", "metric": "residual", "data": {"seed": 1, "n": 10, "dim": 2},
            "queries": "all", "k": true})",
        {"field 'k'", "expected an integer", "true"}},
-      {"k string json", "bad.json",
+      {"k string json",
+       "bad.json",
        R"({"name": "bad", "metric": "residual", "data": {"seed": 1, "n": 10, "dim": 2},
            "queries": "all", "k": "3"})",
        {"field 'k'", "expected an integer"}},
       {"k zero", "bad.yaml", kResidualNoK + "k: 0\n", {"field 'k'", "must be >= 1 (got 0)"}},
       {"k negative", "bad.yaml", kResidualNoK + "k: -4\n", {"field 'k'", "must be >= 1 (got -4)"}},
-      {"k above n", "bad.yaml", kResidualNoK + "k: 101\n",
+      {"k above n",
+       "bad.yaml",
+       kResidualNoK + "k: 101\n",
        {"field 'k'", "must be <= data.n = 100 (got 101)"}},
-      {"m above n", "bad.yaml", y + "residual: {inducing_count: 101}\n",
+      {"m above n",
+       "bad.yaml",
+       y + "residual: {inducing_count: 101}\n",
        {"field 'residual.inducing_count'", "must be <= data.n = 100 (got 101)"}},
-      {"m zero", "bad.yaml", y + "residual: {inducing_count: 0}\n",
+      {"m zero",
+       "bad.yaml",
+       y + "residual: {inducing_count: 0}\n",
        {"field 'residual.inducing_count'", "must be >= 1 (got 0)"}},
-      {"negative lengthscale", "bad.yaml", y + "residual: {lengthscale: -1}\n",
+      {"negative lengthscale",
+       "bad.yaml",
+       y + "residual: {lengthscale: -1}\n",
        {"bad.yaml: field 'residual.lengthscale': must be > 0 (got -1)"}},
-      {"zero lengthscale", "bad.yaml", y + "residual: {lengthscale: 0.0}\n",
+      {"zero lengthscale",
+       "bad.yaml",
+       y + "residual: {lengthscale: 0.0}\n",
        {"field 'residual.lengthscale'", "must be > 0"}},
-      {"infinite lengthscale", "bad.yaml", y + "residual: {lengthscale: .inf}\n",
+      {"infinite lengthscale",
+       "bad.yaml",
+       y + "residual: {lengthscale: .inf}\n",
        {"field 'residual.lengthscale'", "must be finite"}},
-      {"nan variance", "bad.yaml", y + "residual: {variance: .nan}\n",
+      {"nan variance",
+       "bad.yaml",
+       y + "residual: {variance: .nan}\n",
        {"field 'residual.variance'", "must be finite"}},
-      {"zero variance", "bad.yaml", y + "residual: {variance: 0}\n",
+      {"zero variance",
+       "bad.yaml",
+       y + "residual: {variance: 0}\n",
        {"field 'residual.variance'", "must be > 0 (got 0)"}},
-      {"negative jitter", "bad.yaml", y + "residual: {jitter: -1e-6}\n",
+      {"negative jitter",
+       "bad.yaml",
+       y + "residual: {jitter: -1e-6}\n",
        {"field 'residual.jitter'", "must be >= 0"}},
-      {"jitter string", "bad.yaml", y + "residual: {jitter: small}\n",
+      {"jitter string",
+       "bad.yaml",
+       y + "residual: {jitter: small}\n",
        {"field 'residual.jitter'", "expected a number", "\"small\""}},
-      {"unknown kernel", "bad.yaml", y + "residual: {kernel: laplace}\n",
+      {"unknown kernel",
+       "bad.yaml",
+       y + "residual: {kernel: laplace}\n",
        {"field 'residual.kernel'", "must be one of rbf, matern52", "\"laplace\""}},
-      {"inducing seed float", "bad.yaml", y + "residual: {inducing_seed: 1.5}\n",
+      {"inducing seed float",
+       "bad.yaml",
+       y + "residual: {inducing_seed: 1.5}\n",
        {"field 'residual.inducing_seed'", "expected an integer seed or an NPY path"}},
-      {"inducing npy missing", "bad.yaml", y + "residual: {inducing_seed: nope.npy}\n",
+      {"inducing npy missing",
+       "bad.yaml",
+       y + "residual: {inducing_seed: nope.npy}\n",
        {"field 'residual.inducing_seed'", "file not found", "nope.npy"}},
-      {"residual section for euclidean", "bad.yaml", kEuclid + "k: 3\nresidual: {kernel: rbf}\n",
+      {"residual section for euclidean",
+       "bad.yaml",
+       kEuclid + "k: 3\nresidual: {kernel: rbf}\n",
        {"field 'residual'", "only allowed with metric 'residual'"}},
-      {"unknown metric", "bad.yaml",
+      {"unknown metric",
+       "bad.yaml",
        "name: bad\nmetric: cosine\ndata: {seed: 1, n: 10, dim: 2}\nqueries: all\nk: 1\n",
        {"field 'metric'", "must be one of residual, euclidean", "\"cosine\""}},
-      {"missing data file", "bad.yaml",
+      {"missing data file",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: missing.npy\nqueries: all\nk: 1\n",
        {"field 'data'", "file not found", "missing.npy"}},
-      {"missing queries file", "bad.yaml",
+      {"missing queries file",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2}\nqueries: {path: q.npy}\n"
        "k: 1\n",
        {"field 'queries.path'", "file not found"}},
-      {"data path with n", "bad.yaml",
+      {"data path with n",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {path: x.npy, n: 10}\nqueries: all\nk: 1\n",
        {"field 'data.n'", "cannot be combined with 'data.path'"}},
-      {"data wrong type", "bad.yaml",
+      {"data wrong type",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: 5\nqueries: all\nk: 1\n",
        {"field 'data'", "expected a mapping", "(got 5)"}},
-      {"unknown generator", "bad.yaml",
+      {"unknown generator",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {generator: uniform, seed: 1, n: 10, dim: 2}\n"
        "queries: all\nk: 1\n",
        {"field 'data.generator'", "must be one of normal"}},
-      {"negative seed", "bad.yaml",
+      {"negative seed",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: -1, n: 10, dim: 2}\nqueries: all\nk: 1\n",
        {"field 'data.seed'", "must be >= 0 (got -1)"}},
-      {"n too large", "bad.yaml",
+      {"n too large",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, n: 3000000000, dim: 2}\nqueries: all\nk: 1\n",
        {"field 'data.n'", "must be <= 2147483647"}},
-      {"n*dim too large", "bad.yaml",
+      {"n*dim too large",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, n: 2147483647, dim: 65536}\n"
        "queries: all\nk: 1\n",
        {"field 'data'", "n * dim must be <="}},
-      {"integer overflow", "bad.yaml",
+      {"integer overflow",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 99999999999999999999999, n: 10, dim: 2}\n"
        "queries: all\nk: 1\n",
        {"field 'data.seed'", "integer out of range"}},
-      {"query count zero", "bad.yaml",
+      {"query count zero",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2}\nqueries: {count: 0, seed: 1}\n"
        "k: 1\n",
        {"field 'queries.count'", "must be >= 1 (got 0)"}},
-      {"queries wrong type", "bad.yaml",
+      {"queries wrong type",
+       "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2}\nqueries: [1, 2]\nk: 1\n",
        {"field 'queries'", "expected a mapping", "a list"}},
-      {"batch size zero", "bad.yaml", y + "build: {batch_size: 0}\n",
+      {"batch size zero",
+       "bad.yaml",
+       y + "build: {batch_size: 0}\n",
        {"field 'build.batch_size'", "must be >= 1 (got 0)"}},
-      {"batch order unknown", "bad.yaml", y + "build: {batch_order: random}\n",
+      {"batch order unknown",
+       "bad.yaml",
+       y + "build: {batch_order: random}\n",
        {"field 'build.batch_order'", "must be one of natural, hilbert"}},
-      {"pure residual for euclidean", "bad.yaml", kEuclid + "k: 3\nbuild: {strategy: pure-residual}\n",
+      {"pure residual for euclidean",
+       "bad.yaml",
+       kEuclid + "k: 3\nbuild: {strategy: pure-residual}\n",
        {"field 'build.strategy'", "needs metric 'residual'"}},
-      {"predecessor not bool", "bad.yaml", y + "query: {predecessor: yes}\n",
+      {"predecessor not bool",
+       "bad.yaml",
+       y + "query: {predecessor: yes}\n",
        {"field 'query.predecessor'", "expected true or false", "\"yes\""}},
-      {"predecessor with fresh points", "bad.yaml", kEuclid + "k: 3\nquery: {predecessor: true}\n",
+      {"predecessor with fresh points",
+       "bad.yaml",
+       kEuclid + "k: 3\nquery: {predecessor: true}\n",
        {"field 'query.predecessor'", "dataset points"}},
-      {"negative survivor cap", "bad.yaml", y + "query: {survivor_cap: -1}\n",
+      {"negative survivor cap",
+       "bad.yaml",
+       y + "query: {survivor_cap: -1}\n",
        {"field 'query.survivor_cap'", "must be >= 0 (got -1)"}},
       {"repeat zero", "bad.yaml", y + "repeat: 0\n", {"field 'repeat'", "must be >= 1 (got 0)"}},
       {"negative warmup", "bad.yaml", y + "warmup: -1\n", {"field 'warmup'", "must be >= 0"}},
-      {"threads word", "bad.yaml", y + "threads: many\n",
+      {"threads word",
+       "bad.yaml",
+       y + "threads: many\n",
        {"field 'threads'", "expected a count or \"all\"", "\"many\""}},
       {"negative threads", "bad.yaml", y + "threads: -2\n", {"field 'threads'", "must be >= 0"}},
-      {"name with slash", "bad.yaml",
+      {"name with slash",
+       "bad.yaml",
        "name: a/b\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2}\nqueries: all\nk: 1\n",
        {"field 'name'", "letters, digits"}},
-      {"multi-line description", "bad.yaml", y + "description: \"one\\ntwo\"\n",
+      {"multi-line description",
+       "bad.yaml",
+       y + "description: \"one\\ntwo\"\n",
        {"field 'description'", "single line"}},
       {"duplicate yaml key", "bad.yaml", y + "k: 4\n", {"line 6", "duplicate key 'k'"}},
-      {"duplicate json key", "bad.json",
-       R"({"name": "bad", "name": "again", "metric": "residual"})", {"duplicate key 'name'"}},
+      {"duplicate json key",
+       "bad.json",
+       R"({"name": "bad", "name": "again", "metric": "residual"})",
+       {"duplicate key 'name'"}},
       {"unsupported tag", "bad.yaml", kResidualNoK + "k: !!float 3\n", {"unsupported YAML tag"}},
       {"deep flow nesting", "bad.yaml", deep_flow(200), {"nesting too deep"}},
-      {"deep json nesting", "bad.json", std::string(200, '[') + std::string(200, ']'),
+      {"deep json nesting",
+       "bad.json",
+       std::string(200, '[') + std::string(200, ']'),
        {"nesting too deep"}},
-      {"deep block nesting", "bad.yaml", y + "build:\n" + std::string(400, '-') + " x\n",
+      {"deep block nesting",
+       "bad.yaml",
+       y + "build:\n" + std::string(400, '-') + " x\n",
        {"nesting too deep"}},
       {"alias expansion", "bad.yaml", alias_bomb(), {"too many values"}},
       {"nul byte", "bad.yaml", y + std::string(1, '\0'), {"NUL byte"}},
@@ -466,8 +560,7 @@ TEST(LoadScenario, FileErrorsNameTheFile) {
     load_scenario(bad.string());
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(bad.string() + ": line"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find(bad.string() + ": line"), std::string::npos) << e.what();
   }
   try {
     load_scenario((dir.path() / "absent.json").string());

@@ -32,8 +32,7 @@ std::vector<double> make_coords(size_t n, size_t dim, uint64_t seed, Shape shape
     if (shape == Shape::grid) v = std::round(v * 1.5);
   }
   if (shape == Shape::duplicates)  // every point repeated ~4 times
-    for (size_t i = 0; i < n; ++i)
-      std::copy_n(&x[(i / 4) * dim], dim, &x[i * dim]);
+    for (size_t i = 0; i < n; ++i) std::copy_n(&x[(i / 4) * dim], dim, &x[i * dim]);
   return x;
 }
 
@@ -176,8 +175,12 @@ TEST(TreeKnn, MatchesBruteForceOnRandomData) {
               ASSERT_EQ(c1.caps_applied, 0u);
               ASSERT_EQ(c1.subtrees_pruned,
                         c1.pruned_by_radius + c1.pruned_by_parent + c1.pruned_by_predecessor);
-              if (dense == 5 && n > 40 && !pred) ASSERT_GT(c1.dense_fallbacks, 0u) << w;
-              if (dense == std::numeric_limits<size_t>::max()) ASSERT_EQ(c1.dense_fallbacks, 0u);
+              if (dense == 5 && n > 40 && !pred) {
+                ASSERT_GT(c1.dense_fallbacks, 0u) << w;
+              }
+              if (dense == std::numeric_limits<size_t>::max()) {
+                ASSERT_EQ(c1.dense_fallbacks, 0u);
+              }
               if (HasFatalFailure()) return;
               ++cases;
             }
@@ -404,15 +407,16 @@ TEST(TreeKnn, ApproximateBudgetsStillReturnKResults) {
         ASSERT_GE(id, 0);
         ASSERT_LT(id, static_cast<int64_t>(data.n));
         ids.insert(id);
-        if (i > 0) ASSERT_LE(r.distances[q * to.k + i - 1], r.distances[q * to.k + i]);
+        if (i > 0) {
+          ASSERT_LE(r.distances[q * to.k + i - 1], r.distances[q * to.k + i]);
+        }
         // The reported distance is the true distance of that point.
-        ASSERT_EQ(r.distances[q * to.k + i],
-                  [&] {
-                    double d = 0;
-                    const int32_t row = static_cast<int32_t>(id);
-                    distances_to_rows(data, queries[q], std::span<const int32_t>(&row, 1), &d);
-                    return d;
-                  }());
+        ASSERT_EQ(r.distances[q * to.k + i], [&] {
+          double d = 0;
+          const int32_t row = static_cast<int32_t>(id);
+          distances_to_rows(data, queries[q], std::span<const int32_t>(&row, 1), &d);
+          return d;
+        }());
       }
       ASSERT_EQ(ids.size(), to.k);
       for (size_t i = 0; i < to.k; ++i) hits += ids.count(exact.indices[q * to.k + i]);

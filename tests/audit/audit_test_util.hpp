@@ -1,0 +1,49 @@
+#pragma once
+// Small helpers shared by the audit tests: temporary directories and hand-made k-NN answers.
+#include <filesystem>
+#include <initializer_list>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "search/knn.hpp"
+
+namespace ctb::audit_test {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("ctb_audit_test_" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// One query row per initializer list of (id, distance) pairs; all rows must have length k.
+inline KnnResult answer(std::initializer_list<std::vector<std::pair<int64_t, double>>> rows) {
+  KnnResult r;
+  r.resize(rows.size(), rows.begin()->size());
+  size_t q = 0;
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      r.indices[q * r.k + i] = row[i].first;
+      r.distances[q * r.k + i] = row[i].second;
+    }
+    ++q;
+  }
+  return r;
+}
+
+}  // namespace ctb::audit_test
