@@ -81,10 +81,10 @@ int record(const GateArgs& args, const gate::GateRunOptions& run) {
                    .c_str(),
                stdout);
   }
-  std::fputs(fmt::format("recorded {} scenario(s) in {}\n", baseline.scenarios.size(),
-                         args.baseline)
-                 .c_str(),
-             stdout);
+  std::fputs(
+      fmt::format("recorded {} scenario(s) in {}\n", baseline.scenarios.size(), args.baseline)
+          .c_str(),
+      stdout);
   return kExitOk;
 }
 

@@ -122,6 +122,7 @@ CommandRunner add_run_command(CLI::App& app) {
     if (!args->save_distances.empty()) {
       write_npy(args->save_distances, shape, result.answer.distances.data());
     }
+    if (!args->telemetry.empty()) append_run_telemetry(result, args->telemetry);
     if (!args->summary_json.empty()) {
       write_file_atomic(args->summary_json, summary_json(result).dump(2) + "\n");
     }

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   add(ctb::cli::add_audit_command);
   add(ctb::cli::add_gate_command);
   add(ctb::cli::add_knn_command);
+  add(ctb::cli::add_diff_command);
 
   try {
     app.parse(argc, argv);

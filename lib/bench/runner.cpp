@@ -200,6 +200,7 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
                            ? query_tree_engine(*tree, queries, knobs, &counters)
                            : brute_force_knn(data, queries, brute_options);
     const double seconds = seconds_since(t0);
+    result.passes.push_back(PassRecord{warm, seconds, counters});
     if (!warm) {
       result.query_seconds.push_back(seconds);
       if (options.engine == Engine::tree) result.pass_counters.push_back(counters);

@@ -44,6 +44,14 @@ struct BuildBatch {
   double mis_ms = 0;
   int64_t rss_bytes = 0;
   int64_t rss_delta_bytes = 0;
+  int64_t build_distance_evals = 0;
+};
+
+/// One query pass, warm-up or timed, in the order run.
+struct PassRecord {
+  bool warmup = false;
+  double seconds = 0;
+  QueryCounters counters;  // tree engine only (zeros for brute)
 };
 
 struct RunResult {
@@ -58,6 +66,7 @@ struct RunResult {
   double build_seconds = 0;      // tree construction (0 for brute)
   std::vector<double> query_seconds;  // every timed pass
   std::vector<QueryCounters> pass_counters;  // per timed pass (tree engine)
+  std::vector<PassRecord> passes;            // every pass, warm-ups included
   std::vector<BuildBatch> build_batches;
   int64_t tree_depth = 0;
   KnnResult answer;              // from the last timed pass
@@ -83,6 +92,10 @@ nlohmann::json summary_json(const RunResult& result);
 
 /// A short human summary (several lines).
 std::string summary_text(const RunResult& result);
+
+/// Appends the run's telemetry (run row, one row per build batch, one per query pass) to the
+/// JSONL file at `path`, atomically.
+void append_run_telemetry(const RunResult& result, const std::string& path);
 
 /// Fraction of `got`'s neighbour ids (ignoring -1 padding) found in the same row of `truth`.
 double recall_at_k(const KnnResult& got, const KnnResult& truth);

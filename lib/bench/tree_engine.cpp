@@ -50,6 +50,7 @@ TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, 
       b.candidates = static_cast<int64_t>(level.candidates);
       b.selected = static_cast<int64_t>(level.selected);
       b.dominated = static_cast<int64_t>(level.dominated);
+      b.build_distance_evals = static_cast<int64_t>(level.distance_evals);
       b.mis_iterations = 1;  // one greedy pass per group and level
       b.batch_ms = level.ms;
       b.traversal_ms = level.ms;

@@ -133,8 +133,9 @@ void validate(const Policy& p) {
   }
   positive("max_noise", p.max_noise);
   if (p.min_repetitions < 2) {
-    throw std::invalid_argument("gate policy: min_repetitions must be >= 2 (one pass has no "
-                                "spread)");
+    throw std::invalid_argument(
+        "gate policy: min_repetitions must be >= 2 (one pass has no "
+        "spread)");
   }
 }
 

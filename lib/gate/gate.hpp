@@ -41,14 +41,14 @@ std::vector<std::string> fingerprint_differences(const Fingerprint& baseline,
 struct Measurement {
   std::string scenario;
   size_t n_queries = 0;
-  double recall = kNaN;                      // recall@k against the in-run brute force
-  bool approximate = false;                  // an approximate budget was on
-  bool counters_stable = true;               // every timed pass reported the same counters
-  std::map<std::string, int64_t> counters;   // distance_evals, frontier_expanded, tree_depth...
-  std::string answer_checksum;               // SHA-256 of the neighbour indices (int64 Q x k)
-  std::vector<double> query_seconds;         // tree, every timed pass
-  std::vector<double> brute_seconds;         // brute force, every timed pass
-  double build_seconds = kNaN;               // tree construction (one per run)
+  double recall = kNaN;                     // recall@k against the in-run brute force
+  bool approximate = false;                 // an approximate budget was on
+  bool counters_stable = true;              // every timed pass reported the same counters
+  std::map<std::string, int64_t> counters;  // distance_evals, frontier_expanded, tree_depth...
+  std::string answer_checksum;              // SHA-256 of the neighbour indices (int64 Q x k)
+  std::vector<double> query_seconds;        // tree, every timed pass
+  std::vector<double> brute_seconds;        // brute force, every timed pass
+  double build_seconds = kNaN;              // tree construction (one per run)
 };
 
 /// A figure derived from repetitions: its value and its relative noise (the spread of the
@@ -78,8 +78,8 @@ Figure brute_qps(const Measurement& m);
 
 /// Limits for one time check. Ratios are "how many times worse" (>= 1 means worse).
 struct TimeLimits {
-  double threshold = 0.15;     // fail when worse by more than this fraction ...
-  double implausible = 2.0;    // ... and when better by more than this factor
+  double threshold = 0.15;   // fail when worse by more than this fraction ...
+  double implausible = 2.0;  // ... and when better by more than this factor
 };
 
 struct Policy {
@@ -103,17 +103,17 @@ const char* to_string(CheckKind kind);
 
 struct Check {
   std::string scenario;
-  std::string figure;      // e.g. "distance_evals", "query_speedup_vs_brute"
+  std::string figure;  // e.g. "distance_evals", "query_speedup_vs_brute"
   CheckKind kind = CheckKind::counter;
   double baseline = kNaN;  // numeric figures; NaN when absent or textual
   double current = kNaN;
-  double ratio = kNaN;     // current / baseline
+  double ratio = kNaN;        // current / baseline
   std::string baseline_text;  // textual figures (checksums); empty for numeric ones
   std::string current_text;
-  double band = kNaN;      // time checks: the allowed ratio of worsening (1 + threshold + noise)
+  double band = kNaN;  // time checks: the allowed ratio of worsening (1 + threshold + noise)
   Verdict verdict = Verdict::pass;
-  bool advisory = false;   // reported, but does not decide the overall verdict
-  std::string note;        // why (for anything but a plain pass)
+  bool advisory = false;  // reported, but does not decide the overall verdict
+  std::string note;       // why (for anything but a plain pass)
 
   std::string name() const { return scenario + "/" + figure; }
 };

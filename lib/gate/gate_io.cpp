@@ -187,8 +187,8 @@ Baseline baseline_from_json(const json& j, const std::string& source) {
     r.bad("schema_id", fmt::format("must be \"{}\" (not a gate baseline?)", kBaselineSchemaId));
   }
   if (r.integer(j, "schema_version", "schema_version", 0) != kBaselineSchemaVersion) {
-    r.bad("schema_version", fmt::format("unsupported (this build reads {})",
-                                        kBaselineSchemaVersion));
+    r.bad("schema_version",
+          fmt::format("unsupported (this build reads {})", kBaselineSchemaVersion));
   }
   Baseline b;
   const json* fp = r.field(j, "fingerprint", "fingerprint");
@@ -312,7 +312,8 @@ std::string report_table(const GateReport& report) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       const bool left = i == 0 || i >= 5;
-      line += left ? fmt::format("{:<{}}", row[i], width[i]) : fmt::format("{:>{}}", row[i], width[i]);
+      line +=
+          left ? fmt::format("{:<{}}", row[i], width[i]) : fmt::format("{:>{}}", row[i], width[i]);
       if (i + 1 < row.size()) line += "  ";
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();

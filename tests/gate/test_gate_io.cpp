@@ -85,9 +85,9 @@ TEST(GateIo, MalformedBaselinesAreInputErrors) {
                InputError);
   EXPECT_THROW(baseline_from_json(broken([](auto& j) { j.erase("fingerprint"); }), "t"),
                InputError);
-  EXPECT_THROW(baseline_from_json(broken([](auto& j) { j["scenarios"] = nlohmann::json::array(); }),
-                                  "t"),
-               InputError);
+  EXPECT_THROW(
+      baseline_from_json(broken([](auto& j) { j["scenarios"] = nlohmann::json::array(); }), "t"),
+      InputError);
   EXPECT_THROW(
       baseline_from_json(broken([](auto& j) { j["scenarios"][0]["counters"]["k"] = "x"; }), "t"),
       InputError);
@@ -96,15 +96,15 @@ TEST(GateIo, MalformedBaselinesAreInputErrors) {
       InputError);
   EXPECT_THROW(baseline_from_json(broken([](auto& j) { j["policy"]["typo"] = 1; }), "t"),
                InputError);
-  EXPECT_THROW(baseline_from_json(broken([](auto& j) { j["scenarios"].push_back(j["scenarios"][0]); }),
-                                  "t"),
-               InputError);
+  EXPECT_THROW(
+      baseline_from_json(broken([](auto& j) { j["scenarios"].push_back(j["scenarios"][0]); }), "t"),
+      InputError);
   EXPECT_THROW(load_baseline("/nonexistent/baseline.json"), InputError);
 }
 
 TEST(GateIo, SaveAndLoadFile) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("ctb_gate_io_test_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("ctb_gate_io_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto path = dir / "b.json";
   save_baseline(path, sample_baseline());

@@ -14,8 +14,11 @@ Measurement make(std::vector<double> tree, std::vector<double> brute, double bui
   m.scenario = "synthetic";
   m.n_queries = 1000;
   m.recall = 1.0;
-  m.counters = {{"queries", 1000}, {"distance_evals", 250000}, {"frontier_expanded", 9000},
-                {"tree_depth", 14}, {"k", 50}};
+  m.counters = {{"queries", 1000},
+                {"distance_evals", 250000},
+                {"frontier_expanded", 9000},
+                {"tree_depth", 14},
+                {"k", 50}};
   m.answer_checksum = "abc123";
   m.query_seconds = std::move(tree);
   m.brute_seconds = std::move(brute);
@@ -57,10 +60,9 @@ TEST(GateLogic, IdenticalMeasurementsPass) {
 
 TEST(GateLogic, EveryFigureIsChecked) {
   const GateReport r = gate(quiet(), quiet());
-  for (const char* figure :
-       {"recall_vs_brute", "answer_checksum", "counters_stable", "queries", "distance_evals",
-        "frontier_expanded", "tree_depth", "k", "query_speedup_vs_brute", "build_vs_brute_pass",
-        "brute_qps"}) {
+  for (const char* figure : {"recall_vs_brute", "answer_checksum", "counters_stable", "queries",
+                             "distance_evals", "frontier_expanded", "tree_depth", "k",
+                             "query_speedup_vs_brute", "build_vs_brute_pass", "brute_qps"}) {
     EXPECT_NO_THROW(find(r, figure)) << figure;
   }
 }

@@ -1,0 +1,102 @@
+// Maps a finished run onto the telemetry rows (lib/telemetry owns the schema and the writer).
+#include <unistd.h>
+
+#include "bench/runner.hpp"
+#include "core/build_info.hpp"
+#include "metric/distance_kernels.hpp"
+#include "telemetry/telemetry.hpp"
+
+namespace ctb {
+namespace {
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+
+RunInfo run_info(const RunResult& r) {
+  const Scenario& s = r.scenario;
+  const BuildInfo build = build_info();
+  RunInfo info;
+  info.scenario = s.name;
+  info.metric = to_string(s.metric);
+  info.engine = to_string(r.engine);
+  info.n_points = r.n_points;
+  info.dim = r.dim;
+  info.n_queries = r.n_queries;
+  info.k = s.k;
+  info.threads = r.threads;
+  info.build_strategy = to_string(s.build.strategy);
+  info.batch_order = to_string(s.build.batch_order);
+  info.batch_size = s.build.batch_size;
+  info.predecessor = s.query.predecessor;
+  info.survivor_cap = s.query.survivor_cap;
+  info.low_yield_stop = s.query.low_yield_stop;
+  info.repeat = s.repeat;
+  info.warmup = s.warmup;
+  info.data_seed = s.data.seed;
+  info.data_source = s.data.npy_path.empty() ? "generated" : s.data.npy_path;
+  if (s.queries.kind == QuerySpec::Kind::generated) info.query_seed = s.queries.seed;
+  if (s.metric == MetricKind::residual) {
+    info.kernel = to_string(s.residual.kernel);
+    info.variance = s.residual.variance;
+    info.lengthscale = s.residual.lengthscale;
+    info.inducing_count = s.residual.inducing_count;
+    info.jitter = s.residual.jitter;
+    if (s.residual.inducing_npy.empty()) info.inducing_seed = s.residual.inducing_seed;
+  }
+  info.cpu_model = cpu_model();
+  info.simd_target = simd_target_name();
+  info.compiler = build.compiler;
+  info.build_type = build.build_type;
+  info.build_flags = build.flags;
+  info.git_revision = build.git_revision;
+  info.hostname = host_name();
+  info.tool_version = "covertree-bench";
+  info.build_seconds = r.build_seconds;
+  info.backend_seconds = r.backend_seconds;
+  info.query_seconds_best = r.query_seconds_best();
+  info.query_seconds_median = r.query_seconds_median();
+  info.qps_best = r.qps_best();
+  if (r.recall_vs_brute) info.recall = *r.recall_vs_brute;
+  if (r.engine == Engine::tree) info.tree_depth = static_cast<uint64_t>(r.tree_depth);
+  return info;
+}
+
+}  // namespace
+
+void append_run_telemetry(const RunResult& r, const std::string& path) {
+  TelemetryWriter writer(run_info(r));
+  for (const BuildBatch& b : r.build_batches) {
+    BuildBatchStats row;
+    row.batch_index = static_cast<uint64_t>(b.batch_index);
+    row.candidates = static_cast<uint64_t>(b.candidates);
+    row.selected = static_cast<uint64_t>(b.selected);
+    row.dominated = static_cast<uint64_t>(b.dominated);
+    row.mis_iterations = static_cast<uint64_t>(b.mis_iterations);
+    row.traversal_ms = b.traversal_ms;
+    row.conflict_graph_ms = b.conflict_graph_ms;
+    row.mis_ms = b.mis_ms;
+    row.batch_ms = b.batch_ms;
+    row.rss_bytes = static_cast<uint64_t>(b.rss_bytes);
+    row.rss_delta_bytes = b.rss_delta_bytes;
+    row.level = b.level;
+    row.build_distance_evals = static_cast<uint64_t>(b.build_distance_evals);
+    writer.add_build_batch(row);
+  }
+  const bool known_recall = r.recall_vs_brute.has_value();
+  for (size_t i = 0; i < r.passes.size(); ++i) {
+    QueryPassStats pass;
+    pass.pass_index = i;
+    pass.warmup = r.passes[i].warmup;
+    pass.query_ms = r.passes[i].seconds * 1e3;
+    pass.counters = r.passes[i].counters;
+    // Recall is measured on the last timed pass's answer, which every exact pass equals.
+    if (known_recall && !pass.warmup) pass.recall = *r.recall_vs_brute;
+    writer.add_query_pass(pass);
+  }
+  writer.append_to(path);
+}
+
+}  // namespace ctb
