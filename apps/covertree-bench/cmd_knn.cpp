@@ -97,6 +97,7 @@ CommandRunner add_knn_command(CLI::App& app) {
                : job.queries_path.empty() ? KnnQueryMode::all_points
                                           : KnnQueryMode::listed;
     const KnnJobResult r = run_knn_job(job);
+    for (const std::string& w : r.warnings) std::fprintf(stderr, "covertree-bench: warning: %s\n", w.c_str());
     const std::vector<size_t> shape{r.answer.n_queries, r.answer.k};
     write_npy(args->out_indices, shape, r.answer.indices.data());
     if (!args->out_distances.empty()) {

@@ -128,6 +128,30 @@ KnnJobResult run_knn_job(const KnnJob& job) {
     t0 = Clock::now();
     data = residual_from_vp(points.values, points.dim, vv, v.shape[1], pp, job.kernel);
     result.backend_seconds = seconds_since(t0);
+    // The residual correlation is a metric (and pruning exact) only when p is the diagonal of
+    // the residual covariance k(x,x) - V V^T; say so when the user's arrays disagree.
+    size_t worst = 0;
+    double worst_gap = 0;
+    double worst_expected = 0;
+    for (size_t i = 0; i < points.n; ++i) {
+      const double* row = data.v_row(i);
+      double norm2 = 0;
+      for (size_t c = 0; c < data.rank; ++c) norm2 += row[c] * row[c];
+      const double expected = std::max(job.kernel.variance - norm2, 1e-9);
+      const double gap = std::abs(pp[i] - expected);
+      if (gap > worst_gap) {
+        worst_gap = gap;
+        worst = i;
+        worst_expected = expected;
+      }
+    }
+    if (worst_gap > 1e-6 * job.kernel.variance) {
+      result.warnings.push_back(fmt::format(
+          "{}: p[{}] = {:.6g} but variance - |V[{}]|^2 = {:.6g}: p is not the residual diagonal "
+          "of this kernel and V, so the residual correlation may not be a metric and the "
+          "neighbours may not be exact",
+          job.p_diag_path, worst, pp[worst], worst, worst_expected));
+    }
   } else {
     result.load_seconds = seconds_since(t0);
     const size_t m = job.inducing_count_given ? job.inducing_count

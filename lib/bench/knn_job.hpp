@@ -4,6 +4,7 @@
 // own V and p, exact k-NN for all points, their predecessors, or listed queries.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "metric/metric.hpp"
 #include "search/counters.hpp"
@@ -39,6 +40,7 @@ struct KnnJobResult {
   double build_seconds = 0;
   double query_seconds = 0;
   QueryCounters counters;
+  std::vector<std::string> warnings;  // e.g. a user's p inconsistent with their V and kernel
 };
 
 /// Runs the job. Throws InputError naming the file/option on bad input.

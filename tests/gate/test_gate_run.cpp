@@ -66,5 +66,29 @@ TEST(GateRun, ChecksumFollowsTheIndices) {
   EXPECT_EQ(a, answer_checksum(s.answer));
 }
 
+// End to end on a real (tiny) scenario, judging only what is deterministic: two runs agree on
+// every counter and the checksum, and an injected slowdown changes neither (it must show up in
+// time alone). No time is compared here.
+TEST(GateRun, RealRunsAgreeOnCountersAndSlowdownLeavesThemAlone) {
+  GateRunOptions options;
+  options.repeat = 3;
+  options.warmup = 0;
+  options.progress = false;
+  int threads = 0;
+  const Measurement a = measure_scenario("tiny-residual", options, &threads);
+  EXPECT_GE(threads, 1);
+  EXPECT_TRUE(recording_problems(a, Policy{}).empty());
+  options.inject_slowdown = 1.5;
+  const Measurement b = measure_scenario("tiny-residual", options, &threads);
+  Policy policy;
+  policy.time_advisory = true;
+  const Fingerprint fp = current_fingerprint(threads);
+  const GateReport r = evaluate(fp, {a}, fp, {b}, policy);
+  for (const Check& c : r.checks) {
+    if (c.kind != CheckKind::time) EXPECT_EQ(c.verdict, Verdict::pass) << c.name() << c.note;
+  }
+  EXPECT_EQ(r.verdict, Verdict::pass);
+}
+
 }  // namespace
 }  // namespace ctb::gate
