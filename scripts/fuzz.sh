@@ -36,7 +36,9 @@ for t in "${targets[@]}"; do
   printf '\n==> fuzz_%s for %s s\n' "$t" "$seconds" >&2
   # -max_len 64 KiB: scenarios are < 1 KiB; NPY headers and telemetry rows are tested for
   # their structure, not their bulk. -timeout: one input taking 10 s is a hang.
-  if ! "$bin" "$work" "tests/fuzz/corpus/$t" \
+  # The outer timeout catches a fuzzer that wedges itself (libFuzzer's own -timeout handler can
+  # deadlock when the hang is inside malloc, as yaml-cpp's LoadAll loop was).
+  if ! timeout --kill-after=10 $((seconds + 120)) "$bin" "$work" "tests/fuzz/corpus/$t" \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
       -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" \
       >"$build/fuzz_$t.log" 2>&1; then

@@ -71,6 +71,15 @@ int record(const GateArgs& args, const gate::GateRunOptions& run) {
   baseline.git_revision = build_info().git_revision;
   gate::save_baseline(args.baseline, baseline);
   for (const gate::Measurement& m : baseline.scenarios) {
+    for (const std::string& w : gate::noise_warnings(m, baseline.policy)) {
+      std::fputs(fmt::format("gate: warning: {}: {}; time checks against this baseline will "
+                             "often be inconclusive: re-record on a quiet machine\n",
+                             m.scenario, w)
+                     .c_str(),
+                 stderr);
+    }
+  }
+  for (const gate::Measurement& m : baseline.scenarios) {
     const gate::Figure q = gate::query_speedup(m);
     const gate::Figure b = gate::build_vs_brute(m);
     const gate::Figure qps = gate::brute_qps(m);
@@ -135,10 +144,13 @@ CommandRunner add_gate_command(CLI::App& app) {
       ->required();
   cmd->add_flag("--record", args->record,
                 "Run the scenarios and write (overwrite) the baseline instead of comparing");
-  cmd->add_option("--repeat", args->repeat, "Timed passes per scenario (tree and brute force)")
+  cmd->add_option("--repeat", args->repeat,
+                  "Repetitions per scenario; each builds the tree and times one tree pass and one "
+                  "brute-force "
+                  "pass, interleaved")
       ->check(CLI::Range(size_t{1}, size_t{1000}))
       ->capture_default_str();
-  cmd->add_option("--warmup", args->warmup, "Untimed tree passes before timing")
+  cmd->add_option("--warmup", args->warmup, "Untimed tree passes before each timed one")
       ->check(CLI::Range(size_t{0}, size_t{1000}))
       ->capture_default_str();
   auto* threads = cmd->add_option("--threads,-t", args->threads,

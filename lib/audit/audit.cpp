@@ -53,9 +53,9 @@ void add_exactness_checks(const KnnResult& tree, const KnnResult& brute, size_t 
           ? fmt::format("both answers {} x {}: ids in range, rows sorted by (distance, index), "
                         "no duplicates",
                         tree.n_queries, tree.k)
-          : bad_tree > 0 ? fmt::format("tree answer: {} bad rows; first: {}", bad_tree, example)
-                         : fmt::format("brute-force answer: {} bad rows; first: {}", bad_brute,
-                                       brute_example)));
+      : bad_tree > 0
+          ? fmt::format("tree answer: {} bad rows; first: {}", bad_tree, example)
+          : fmt::format("brute-force answer: {} bad rows; first: {}", bad_brute, brute_example)));
 
   const KnnComparison c = compare_knn(tree, brute, kSameKernelTolerance);
   const std::string suffix = approximate ? " [an APPROXIMATE query budget is on]" : "";
@@ -117,9 +117,8 @@ void add_self_check(const KnnResult& tree, std::span<const int64_t> query_ids,
 const char* to_string(Verdict verdict) { return verdict == Verdict::pass ? "pass" : "fail"; }
 
 bool AuditReport::passed() const {
-  return !checks.empty() && std::all_of(checks.begin(), checks.end(), [](const Check& c) {
-    return c.verdict == Verdict::pass;
-  });
+  return !checks.empty() && std::all_of(checks.begin(), checks.end(),
+                                        [](const Check& c) { return c.verdict == Verdict::pass; });
 }
 
 AuditReport run_audit(const Scenario& scenario_in, const AuditOptions& options) {
@@ -132,9 +131,10 @@ AuditReport run_audit(const Scenario& scenario_in, const AuditOptions& options) 
   std::optional<ReferenceFiles> ref;
   if (!options.reference_dir.empty()) {
     if (scenario.metric != MetricKind::residual) {
-      throw InputError(fmt::format("--reference: the reference's files are residual k-NN "
-                                   "answers, but scenario '{}' is Euclidean",
-                                   scenario.name));
+      throw InputError(
+          fmt::format("--reference: the reference's files are residual k-NN "
+                      "answers, but scenario '{}' is Euclidean",
+                      scenario.name));
     }
     progress.status("audit: reading the reference files");
     ref = load_reference(options.reference_dir);
@@ -199,15 +199,16 @@ AuditReport run_audit(const Scenario& scenario_in, const AuditOptions& options) 
 
   {
     // Without the fallback, every answer comes from tree pruning alone.
-    const KnnComparison c = compare_knn(tree.answer_no_fallback, brute_answer, kSameKernelTolerance);
-    report.checks.push_back(make("exact.tree_pruning_only", c.exact(),
-                             fmt::format("with the dense fallback off: recall@{} {:.6f}, max "
-                                         "|distance difference| {:.3g}, {} unexplained index "
-                                         "differences{}",
-                                         c.k, c.recall(), c.max_distance_error,
-                                         c.set_differences_unexplained() +
-                                             c.rank_mismatches_unexplained(),
-                                         c.exact() ? "" : "; first: " + c.first_problem)));
+    const KnnComparison c =
+        compare_knn(tree.answer_no_fallback, brute_answer, kSameKernelTolerance);
+    report.checks.push_back(
+        make("exact.tree_pruning_only", c.exact(),
+             fmt::format("with the dense fallback off: recall@{} {:.6f}, max "
+                         "|distance difference| {:.3g}, {} unexplained index "
+                         "differences{}",
+                         c.k, c.recall(), c.max_distance_error,
+                         c.set_differences_unexplained() + c.rank_mismatches_unexplained(),
+                         c.exact() ? "" : "; first: " + c.first_problem)));
   }
   for (Check& c : tree.checks) report.checks.push_back(std::move(c));
 
@@ -256,9 +257,9 @@ nlohmann::json report_json(const AuditReport& report) {
 }
 
 std::string report_table(const AuditReport& report) {
-  std::string out = fmt::format("audit {} ({}, {} points x {} dims, {} queries, k = {})\n",
-                                report.scenario, report.metric, report.n_points, report.dim,
-                                report.n_queries, report.k);
+  std::string out =
+      fmt::format("audit {} ({}, {} points x {} dims, {} queries, k = {})\n", report.scenario,
+                  report.metric, report.n_points, report.dim, report.n_queries, report.k);
   size_t width = 5;
   for (const Check& c : report.checks) width = std::max(width, c.name.size());
   for (const Reported& r : report.reported) width = std::max(width, r.name.size());
@@ -275,10 +276,9 @@ std::string report_table(const AuditReport& report) {
       out += fmt::format("  {:<{}}  {:<7.4g} {}\n", r.name, width, r.value, r.detail);
     }
   }
-  out += report.passed()
-             ? fmt::format("verdict: PASS ({} checks)\n", report.checks.size())
-             : fmt::format("verdict: FAIL ({} of {} checks failed)\n", failed,
-                           report.checks.size());
+  out += report.passed() ? fmt::format("verdict: PASS ({} checks)\n", report.checks.size())
+                         : fmt::format("verdict: FAIL ({} of {} checks failed)\n", failed,
+                                       report.checks.size());
   return out;
 }
 

@@ -24,7 +24,7 @@ enum class Verdict { pass, fail };
 const char* to_string(Verdict verdict);
 
 struct Check {
-  std::string name;    // dotted, e.g. "exact.distances", "tree.radii", "reference.points"
+  std::string name;  // dotted, e.g. "exact.distances", "tree.radii", "reference.points"
   Verdict verdict = Verdict::pass;
   std::string detail;  // what was measured, in one line
 };
@@ -37,8 +37,8 @@ struct Reported {
 };
 
 struct AuditOptions {
-  std::string reference_dir;    // --reference: the layout of gold/inputs/ (empty = no parity)
-  std::optional<int> threads;   // overrides the scenario's threads
+  std::string reference_dir;      // --reference: the layout of gold/inputs/ (empty = no parity)
+  std::optional<int> threads;     // overrides the scenario's threads
   size_t metric_samples = 20000;  // sampled pairs / triples for the metric sanity checks
   uint64_t sample_seed = 12345;   // the samples are deterministic: same report every run
   bool progress = true;           // status line on a terminal

@@ -53,8 +53,7 @@ std::vector<Check> check_tree(const CoverTree& tree, int threads);
 /// `exact` (the brute-force answer for `query_ids`) supplies close triples, where the triangle
 /// inequality is tightest.
 std::vector<Check> check_metric(const MetricData& data, std::span<const int64_t> query_ids,
-                                const KnnResult& exact, size_t samples, uint64_t seed,
-                                int threads);
+                                const KnnResult& exact, size_t samples, uint64_t seed, int threads);
 
 /// An upper bound on the rounding error of a computed residual distance d(i, j) (rows of
 /// `data`), from the error of the length-m dot product and of p. Exposed for tests.
@@ -67,9 +66,9 @@ struct ReferenceFiles {
   std::vector<double> points;
   std::vector<int64_t> query_ids;
   std::vector<int64_t> inducing;
-  std::vector<double> p;          // p_diag.npy (float32 widened)
-  KnnResult exact_f64;            // bruteforce_residual_f64_{indices,distances}.npy
-  KnnResult approx_f32;           // bruteforce_residual_{indices,distances}.npy
+  std::vector<double> p;  // p_diag.npy (float32 widened)
+  KnnResult exact_f64;    // bruteforce_residual_f64_{indices,distances}.npy
+  KnnResult approx_f32;   // bruteforce_residual_{indices,distances}.npy
 };
 
 /// Reads the reference directory. Throws InputError naming the missing or malformed file.

@@ -60,8 +60,8 @@ KnnComparison compare_knn(const KnnResult& got, const KnnResult& truth, double t
       c.max_distance_error = std::max(c.max_distance_error, std::isnan(err) ? INFINITY : err);
       if (!ok) {
         ++c.distance_violations;
-        note(fmt::format("rank {}: distance {:.17g} vs {:.17g} (|delta| {:.3g} > {:.0e})", r, a,
-                         b, err, tol));
+        note(fmt::format("rank {}: distance {:.17g} vs {:.17g} (|delta| {:.3g} > {:.0e})", r, a, b,
+                         err, tol));
       }
       const int64_t ga = got.indices[q * k + r];
       const int64_t tb = truth.indices[q * k + r];
@@ -90,8 +90,8 @@ KnnComparison compare_knn(const KnnResult& got, const KnnResult& truth, double t
       if (d >= kth_truth - tol) {
         ++c.set_differences_explained;
       } else {
-        note(fmt::format("index {} (distance {:.17g}, rank {}) missing; k-th distance {:.17g}",
-                         id, d, r, kth_truth));
+        note(fmt::format("index {} (distance {:.17g}, rank {}) missing; k-th distance {:.17g}", id,
+                         d, r, kth_truth));
       }
     }
     for (size_t r = 0; r < k; ++r) {
@@ -102,8 +102,8 @@ KnnComparison compare_knn(const KnnResult& got, const KnnResult& truth, double t
       if (d >= kth_got - tol) {
         ++c.set_differences_explained;
       } else {
-        note(fmt::format("index {} (distance {:.17g}, rank {}) returned but not in the truth",
-                         id, d, r));
+        note(fmt::format("index {} (distance {:.17g}, rank {}) returned but not in the truth", id,
+                         d, r));
       }
     }
     if (!problem.empty()) {
@@ -150,9 +150,10 @@ size_t check_well_formed(const KnnResult& answer, size_t n_points, std::string* 
         const double pd = answer.distances[q * k + r - 1];
         const int64_t pid = answer.indices[q * k + r - 1];
         if (pd > d || (pd == d && pid > id)) {
-          problem = fmt::format("ranks {}-{}: ({:.17g}, {}) before ({:.17g}, {}) breaks the "
-                                "(distance, index) order",
-                                r - 1, r, pd, pid, d, id);
+          problem = fmt::format(
+              "ranks {}-{}: ({:.17g}, {}) before ({:.17g}, {}) breaks the "
+              "(distance, index) order",
+              r - 1, r, pd, pid, d, id);
         }
       }
       if (problem.empty()) {

@@ -37,16 +37,12 @@ struct KnnComparison {
   // k-th distance (a boundary tie). Counted once per side.
   size_t set_differences = 0;
   size_t set_differences_explained = 0;
-  size_t set_differences_unexplained() const {
-    return set_differences - set_differences_explained;
-  }
+  size_t set_differences_unexplained() const { return set_differences - set_differences_explained; }
   // Rank-wise: positions where the indices differ; explained when the sorted distances at that
   // rank agree within tol.
   size_t rank_mismatches = 0;
   size_t rank_mismatches_explained = 0;
-  size_t rank_mismatches_unexplained() const {
-    return rank_mismatches - rank_mismatches_explained;
-  }
+  size_t rank_mismatches_unexplained() const { return rank_mismatches - rank_mismatches_explained; }
   // Sorted distances rank by rank (inf against inf, i.e. padding on both sides, counts as 0).
   double max_distance_error = 0.0;
   size_t distance_violations = 0;  // ranks with |delta| > tol (or one side non-finite)

@@ -131,12 +131,12 @@ std::vector<Check> check_metric(const MetricData& data, std::span<const int64_t>
     if (id >= 0 && static_cast<size_t>(id) < n) check_self(static_cast<size_t>(id));
   }
   for (size_t s = 0; s < std::min(samples, n); ++s) check_self(pick(n));
-  checks.push_back(make("metric.self_distance", self_bad == 0,
-                        self_bad == 0
-                            ? fmt::format("d(i, i) = 0 for {} sampled rows (kernel and scalar)",
-                                          self_checked)
-                            : fmt::format("{} of {} rows have d(i, i) != 0; first: {}", self_bad,
-                                          self_checked, self_example)));
+  checks.push_back(
+      make("metric.self_distance", self_bad == 0,
+           self_bad == 0
+               ? fmt::format("d(i, i) = 0 for {} sampled rows (kernel and scalar)", self_checked)
+               : fmt::format("{} of {} rows have d(i, i) != 0; first: {}", self_bad, self_checked,
+                             self_example)));
 
   // Close pairs come from the exact answer (neighbours of queries); far pairs are uniform.
   std::vector<std::pair<size_t, size_t>> pairs;
@@ -200,8 +200,8 @@ std::vector<Check> check_metric(const MetricData& data, std::span<const int64_t>
       const int64_t i = query_ids[q];
       const int64_t j = neighbour(q);
       const int64_t l = neighbour(q);
-      if (i >= 0 && j >= 0 && l >= 0 && static_cast<size_t>(i) < n &&
-          static_cast<size_t>(j) < n && static_cast<size_t>(l) < n) {
+      if (i >= 0 && j >= 0 && l >= 0 && static_cast<size_t>(i) < n && static_cast<size_t>(j) < n &&
+          static_cast<size_t>(l) < n) {
         a = static_cast<size_t>(i);
         b = static_cast<size_t>(j);
         c = static_cast<size_t>(l);
@@ -212,8 +212,8 @@ std::vector<Check> check_metric(const MetricData& data, std::span<const int64_t>
     const double ac = kernel_distance(data, a, c);
     in_range(bc, b, c);
     in_range(ac, a, c);
-    const double tol = error_bound(data, a, b, ab) + error_bound(data, b, c, bc) +
-                       error_bound(data, a, c, ac);
+    const double tol =
+        error_bound(data, a, b, ab) + error_bound(data, b, c, bc) + error_bound(data, a, c, ac);
     const double violation = std::max({ac - ab - bc, ab - ac - bc, bc - ab - ac});
     ++triples;
     max_violation = std::max(max_violation, violation);
@@ -250,8 +250,8 @@ std::vector<Check> check_metric(const MetricData& data, std::span<const int64_t>
           ? fmt::format("{} distances (sampled pairs and every exact answer) in [{:.3g}, {:.3g}] "
                         "within [0, {}]",
                         range_checked, lowest, highest, residual ? "1" : "inf")
-          : fmt::format("{} of {} distances outside [0, {}] or not finite; first: {}",
-                        out_of_range, range_checked, residual ? "1" : "inf", range_example)));
+          : fmt::format("{} of {} distances outside [0, {}] or not finite; first: {}", out_of_range,
+                        range_checked, residual ? "1" : "inf", range_example)));
 
   // --- p_i = max(k(x_i, x_i) - |V_i|^2, 1e-9), recomputed for every row.
   if (residual) {

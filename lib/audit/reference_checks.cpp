@@ -51,10 +51,10 @@ KnnResult answer(const fs::path& dir, const char* indices_file, const char* dist
   const NpyArray ids = read_required(dir, indices_file);
   const NpyArray ds = read_required(dir, distances_file);
   if (ids.shape.size() != 2 || ds.shape != ids.shape) {
-    throw InputError(fmt::format("--reference {}: {} has shape {} and {} has shape {}; expected "
-                                 "two equal Q x k shapes",
-                                 dir.string(), indices_file, shape_text(ids.shape),
-                                 distances_file, shape_text(ds.shape)));
+    throw InputError(fmt::format(
+        "--reference {}: {} has shape {} and {} has shape {}; expected "
+        "two equal Q x k shapes",
+        dir.string(), indices_file, shape_text(ids.shape), distances_file, shape_text(ds.shape)));
   }
   KnnResult r;
   r.n_queries = ids.shape[0];
@@ -67,7 +67,8 @@ KnnResult answer(const fs::path& dir, const char* indices_file, const char* dist
 }
 
 bool bit_identical(std::span<const double> a, std::span<const double> b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size_bytes()) == 0);
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size_bytes()) == 0);
 }
 
 template <class T>
@@ -77,8 +78,8 @@ std::string first_difference(std::span<const T> ours, std::span<const T> theirs)
   }
   for (size_t i = 0; i < ours.size(); ++i) {
     if (std::memcmp(&ours[i], &theirs[i], sizeof(T)) != 0) {
-      return fmt::format("first difference at element {}: {} here, {} in the reference", i,
-                         ours[i], theirs[i]);
+      return fmt::format("first difference at element {}: {} here, {} in the reference", i, ours[i],
+                         theirs[i]);
     }
   }
   return "";
@@ -132,8 +133,8 @@ void check_reference(const ReferenceFiles& ref, std::span<const double> points,
                                     : first_difference(points, ref_points)));
 
   const std::span<const int64_t> ref_queries(ref.query_ids);
-  const bool queries_same = std::equal(query_ids.begin(), query_ids.end(), ref_queries.begin(),
-                                       ref_queries.end());
+  const bool queries_same =
+      std::equal(query_ids.begin(), query_ids.end(), ref_queries.begin(), ref_queries.end());
   checks.push_back(make("reference.query_indices", queries_same,
                         queries_same ? fmt::format("{} query indices identical", query_ids.size())
                                      : first_difference(query_ids, ref_queries)));
@@ -142,8 +143,9 @@ void check_reference(const ReferenceFiles& ref, std::span<const double> points,
   const bool inducing_same =
       std::equal(inducing.begin(), inducing.end(), ref_inducing.begin(), ref_inducing.end());
   checks.push_back(make("reference.inducing_indices", inducing_same,
-                        inducing_same ? fmt::format("{} inducing indices identical", inducing.size())
-                                      : first_difference(inducing, ref_inducing)));
+                        inducing_same
+                            ? fmt::format("{} inducing indices identical", inducing.size())
+                            : first_difference(inducing, ref_inducing)));
 
   // The reference computes p in float64 and stores it as float32: ours must round to within
   // one float32 ulp of theirs (2^-23 relative), which also allows a last-bit difference in
@@ -161,23 +163,22 @@ void check_reference(const ReferenceFiles& ref, std::span<const double> points,
       rounds_equal += static_cast<float>(mine) == static_cast<float>(theirs) ? 1 : 0;
       if (!(rel <= 0x1p-23)) {
         if (bad++ == 0) {
-          example = fmt::format("row {}: p = {:.9g} here, {:.9g} in the reference", id, mine,
-                                theirs);
+          example =
+              fmt::format("row {}: p = {:.9g} here, {:.9g} in the reference", id, mine, theirs);
         }
       }
     }
     checks.push_back(make(
-        "reference.p",
-        bad == 0,
+        "reference.p", bad == 0,
         bad == 0 ? fmt::format("{} values within one float32 ulp (max relative difference "
                                "{:.3g}); {} round to the same float32",
                                data.n, max_rel, rounds_equal)
                  : fmt::format("{} of {} values differ by more than one float32 ulp; first: {}",
                                bad, data.n, example)));
   } else {
-    checks.push_back(make("reference.p", false,
-                          fmt::format("p_diag.npy has {} values for {} points", ref.p.size(),
-                                      data.n)));
+    checks.push_back(
+        make("reference.p", false,
+             fmt::format("p_diag.npy has {} values for {} points", ref.p.size(), data.n)));
   }
 
   // Our exact answer against their float64 brute force: the cross-implementation rule.

@@ -101,8 +101,8 @@ std::vector<Check> check_tree(const CoverTree& t, int threads) {
     child_total += static_cast<size_t>(e - b);
     for (int32_t c = b; c < e; ++c) {
       if (t.parent[static_cast<size_t>(c)] != static_cast<int32_t>(u)) {
-        structure.add(fmt::format("node {} lies in node {}'s child range but its parent is {}",
-                                  c, u, t.parent[static_cast<size_t>(c)]));
+        structure.add(fmt::format("node {} lies in node {}'s child range but its parent is {}", c,
+                                  u, t.parent[static_cast<size_t>(c)]));
       }
     }
   }
@@ -127,12 +127,11 @@ std::vector<Check> check_tree(const CoverTree& t, int threads) {
   // --- one root.
   size_t roots = 0;
   for (size_t u = 0; u < n; ++u) roots += t.parent[u] == -1 ? 1 : 0;
-  checks.push_back(make("tree.root", roots == 1 && t.parent[0] == -1,
-                        roots == 1 && t.parent[0] == -1
-                            ? fmt::format("one root (node 0, dataset id {}, level {})",
-                                          t.rows.ids[0], t.level[0])
-                            : fmt::format("{} nodes without a parent; node 0's parent is {}",
-                                          roots, t.parent[0])));
+  checks.push_back(make(
+      "tree.root", roots == 1 && t.parent[0] == -1,
+      roots == 1 && t.parent[0] == -1
+          ? fmt::format("one root (node 0, dataset id {}, level {})", t.rows.ids[0], t.level[0])
+          : fmt::format("{} nodes without a parent; node 0's parent is {}", roots, t.parent[0])));
   if (!structure_ok) return checks;  // the walks below rely on valid parents
 
   // --- levels strictly decrease from parent to child.
@@ -193,9 +192,10 @@ std::vector<Check> check_tree(const CoverTree& t, int threads) {
         const double excess = d - t.radius[a];
         s.max_radius_excess = std::max(s.max_radius_excess, excess);
         if (!(excess <= kBoundTolerance)) {
-          s.radius.add(fmt::format("node {} is at distance {:.17g} from its ancestor {} whose "
-                                   "radius is {:.17g}",
-                                   j, d, a, t.radius[a]));
+          s.radius.add(
+              fmt::format("node {} is at distance {:.17g} from its ancestor {} whose "
+                          "radius is {:.17g}",
+                          j, d, a, t.radius[a]));
         }
         if (i == 0) {
           const double err = std::fabs(t.parent_dist[j] - d);
@@ -209,10 +209,10 @@ std::vector<Check> check_tree(const CoverTree& t, int threads) {
         const double above = d - t.parent_max[c];
         s.max_parent_bound_excess = std::max({s.max_parent_bound_excess, below, above});
         if (!(below <= kBoundTolerance && above <= kBoundTolerance)) {
-          s.parent_bounds.add(fmt::format(
-              "node {} (in the subtree of {}) is at distance {:.17g} from {}, outside "
-              "[parent_min, parent_max] = [{:.17g}, {:.17g}]",
-              j, c, d, a, t.parent_min[c], t.parent_max[c]));
+          s.parent_bounds.add(
+              fmt::format("node {} (in the subtree of {}) is at distance {:.17g} from {}, outside "
+                          "[parent_min, parent_max] = [{:.17g}, {:.17g}]",
+                          j, c, d, a, t.parent_min[c], t.parent_max[c]));
         }
         c = a;
       }

@@ -101,14 +101,34 @@ double relative_spread(const std::vector<double>& seconds) {
   return (quantile_of(seconds, 0.25) - best) / best;
 }
 
+Measurement merge_runs(const std::vector<Measurement>& runs) {
+  if (runs.empty()) return {};
+  Measurement out = runs.front();
+  for (size_t i = 1; i < runs.size(); ++i) {
+    const Measurement& r = runs[i];
+    // A NaN recall anywhere stays NaN (missing); otherwise the worst run counts.
+    out.recall = std::isnan(r.recall) ? r.recall : std::min(out.recall, r.recall);
+    out.approximate = out.approximate || r.approximate;
+    out.counters_stable = out.counters_stable && r.counters_stable && r.counters == out.counters &&
+                          r.answer_checksum == out.answer_checksum;
+    auto append = [](std::vector<double>& to, const std::vector<double>& from) {
+      to.insert(to.end(), from.begin(), from.end());
+    };
+    append(out.query_seconds, r.query_seconds);
+    append(out.brute_seconds, r.brute_seconds);
+    append(out.build_seconds, r.build_seconds);
+  }
+  return out;
+}
+
 Figure query_speedup(const Measurement& m) {
   return {usable_best(m.brute_seconds) / usable_best(m.query_seconds),
           combined_noise(relative_spread(m.brute_seconds), relative_spread(m.query_seconds))};
 }
 
 Figure build_vs_brute(const Measurement& m) {
-  const double build = usable_time(m.build_seconds) ? m.build_seconds : kNaN;
-  return {build / usable_best(m.brute_seconds), relative_spread(m.brute_seconds)};
+  return {usable_best(m.build_seconds) / usable_best(m.brute_seconds),
+          combined_noise(relative_spread(m.build_seconds), relative_spread(m.brute_seconds))};
 }
 
 Figure brute_qps(const Measurement& m) {
@@ -236,11 +256,12 @@ std::vector<Check> time_checks(const Measurement& b, const Measurement& c, const
     Figure (*get)(const Measurement&);
     bool higher_is_better;
     const TimeLimits* limits;
+    const std::vector<double> Measurement::*series;  // the series besides the brute passes
   };
   const Spec specs[] = {
-      {"query_speedup_vs_brute", query_speedup, true, &policy.query},
-      {"build_vs_brute_pass", build_vs_brute, false, &policy.build},
-      {"brute_qps", brute_qps, true, &policy.brute_qps},
+      {"query_speedup_vs_brute", query_speedup, true, &policy.query, &Measurement::query_seconds},
+      {"build_vs_brute_pass", build_vs_brute, false, &policy.build, &Measurement::build_seconds},
+      {"brute_qps", brute_qps, true, &policy.brute_qps, &Measurement::brute_seconds},
   };
   std::vector<Check> out;
   for (const Spec& spec : specs) {
@@ -252,8 +273,8 @@ std::vector<Check> time_checks(const Measurement& b, const Measurement& c, const
     k.ratio = fc.value / fb.value;
     const bool finite = std::isfinite(fb.value) && fb.value > 0 && std::isfinite(fc.value) &&
                         fc.value > 0 && std::isfinite(fb.noise) && std::isfinite(fc.noise);
-    const size_t reps = std::min({b.query_seconds.size(), b.brute_seconds.size(),
-                                  c.query_seconds.size(), c.brute_seconds.size()});
+    const size_t reps = std::min({(b.*spec.series).size(), b.brute_seconds.size(),
+                                  (c.*spec.series).size(), c.brute_seconds.size()});
     if (!finite) {
       fail(k, fmt::format("missing, zero or non-finite figure (baseline {}, current {})", fb.value,
                           fc.value));
@@ -320,6 +341,19 @@ const Measurement* Baseline::find(const std::string& scenario) const {
   return nullptr;
 }
 
+std::vector<std::string> noise_warnings(const Measurement& m, const Policy& policy) {
+  std::vector<std::string> out;
+  for (const auto& [name, figure] : {std::pair{"query_speedup_vs_brute", query_speedup(m)},
+                                     std::pair{"build_vs_brute_pass", build_vs_brute(m)},
+                                     std::pair{"brute_qps", brute_qps(m)}}) {
+    if (figure.noise > policy.max_noise) {
+      out.push_back(
+          fmt::format("{} noise {:.2f} > max_noise {:.2f}", name, figure.noise, policy.max_noise));
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> recording_problems(const Measurement& m, const Policy& policy) {
   std::vector<std::string> out;
   if (std::isnan(m.recall)) out.push_back("no recall against brute force");
@@ -336,7 +370,8 @@ std::vector<std::string> recording_problems(const Measurement& m, const Policy& 
     }
   }
   if (m.query_seconds.size() < policy.min_repetitions ||
-      m.brute_seconds.size() < policy.min_repetitions) {
+      m.brute_seconds.size() < policy.min_repetitions ||
+      m.build_seconds.size() < policy.min_repetitions) {
     out.push_back(fmt::format("fewer than {} timed passes", policy.min_repetitions));
   }
   for (const auto& [name, figure] : {std::pair{"query_speedup_vs_brute", query_speedup(m)},

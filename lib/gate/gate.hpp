@@ -48,8 +48,13 @@ struct Measurement {
   std::string answer_checksum;              // SHA-256 of the neighbour indices (int64 Q x k)
   std::vector<double> query_seconds;        // tree, every timed pass
   std::vector<double> brute_seconds;        // brute force, every timed pass
-  double build_seconds = kNaN;              // tree construction (one per run)
+  std::vector<double> build_seconds;        // tree construction, every repetition
 };
+
+/// One measurement from several independent runs of a scenario (each its own build, tree
+/// passes and brute passes): series are concatenated; counters and the checksum must agree
+/// across runs (else counters_stable is false); recall is the worst. Empty input: empty result.
+Measurement merge_runs(const std::vector<Measurement>& runs);
 
 /// A figure derived from repetitions: its value and its relative noise (the spread of the
 /// series it came from; see relative_spread).
@@ -70,8 +75,7 @@ double combined_noise(double a, double b);
 
 /// brute best / tree best (higher is better). Noise: both series' spreads, combined.
 Figure query_speedup(const Measurement& m);
-/// build seconds / brute best pass (lower is better). The build is timed once, so its noise is
-/// the brute series' spread only; its threshold is wider for that reason.
+/// best build / brute best pass (lower is better). Noise: both series' spreads, combined.
 Figure build_vs_brute(const Measurement& m);
 /// queries / brute best pass (higher is better); absolute, so it drifts with the machine.
 Figure brute_qps(const Measurement& m);
@@ -162,6 +166,10 @@ struct Baseline {
 
 /// Exit code for a verdict: 0 pass, 1 fail, 3 inconclusive.
 int exit_code(Verdict verdict);
+
+/// Figures noisier than policy.max_noise: a baseline recorded like this makes later time checks
+/// mostly inconclusive (recording still proceeds; the caller warns).
+std::vector<std::string> noise_warnings(const Measurement& m, const Policy& policy);
 
 /// Problems that make a measurement unfit to become a baseline (inexact, unstable counters,
 /// missing or non-finite figures, too few repetitions). Empty when it can be recorded.

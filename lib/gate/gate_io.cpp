@@ -119,7 +119,7 @@ Measurement measurement_from(const Reader& r, const json& j, const std::string& 
   m.answer_checksum = r.text(j, "answer_checksum", here);
   m.query_seconds = r.series(j, "query_seconds", here);
   m.brute_seconds = r.series(j, "brute_seconds", here);
-  m.build_seconds = r.real(j, "build_seconds", here);
+  m.build_seconds = r.series(j, "build_seconds", here);
   return m;
 }
 
@@ -147,7 +147,8 @@ json to_json(const Measurement& m) {
   for (const double x : m.query_seconds) j["query_seconds"].push_back(number(x));
   j["brute_seconds"] = json::array();
   for (const double x : m.brute_seconds) j["brute_seconds"].push_back(number(x));
-  j["build_seconds"] = number(m.build_seconds);
+  j["build_seconds"] = json::array();
+  for (const double x : m.build_seconds) j["build_seconds"].push_back(number(x));
   // Derived figures, for a reader of the file; the gate recomputes them from the raw series.
   json derived;
   for (const auto& [name, f] : {std::pair{"query_speedup_vs_brute", query_speedup(m)},

@@ -24,7 +24,7 @@ Measurement measurement_from(const RunResult& r) {
   m.approximate = r.approximate;
   m.query_seconds = r.query_seconds;
   if (r.brute_seconds) m.brute_seconds = *r.brute_seconds;
-  m.build_seconds = r.build_seconds;
+  m.build_seconds = {r.build_seconds};
   m.answer_checksum = r.answer.indices.empty() ? std::string() : answer_checksum(r.answer);
   for (const QueryCounters& c : r.pass_counters) {
     m.counters_stable = m.counters_stable && c == r.pass_counters.front();
@@ -57,14 +57,18 @@ Measurement measure_scenario(const std::string& name, const GateRunOptions& opti
   RunOptions run;
   run.engine = Engine::tree;
   run.threads = options.threads;
-  run.repeat = options.repeat;
+  run.repeat = 1;
   run.warmup = options.warmup;
   run.compare_brute = true;
   run.inject_slowdown = options.inject_slowdown;
   run.progress = options.progress;
-  const RunResult result = run_scenario(scenario, run);
-  if (threads_used) *threads_used = result.threads;
-  return measurement_from(result);
+  std::vector<Measurement> runs;
+  for (size_t i = 0; i < options.repeat; ++i) {
+    const RunResult result = run_scenario(scenario, run);
+    if (threads_used) *threads_used = result.threads;
+    runs.push_back(measurement_from(result));
+  }
+  return merge_runs(runs);
 }
 
 Fingerprint current_fingerprint(int threads) {

@@ -11,8 +11,8 @@
 namespace ctb::gate {
 
 struct GateRunOptions {
-  size_t repeat = 5;             // timed passes (tree and brute force each)
-  size_t warmup = 1;             // untimed tree passes first
+  size_t repeat = 5;             // independent runs: build + tree pass + brute pass each
+  size_t warmup = 1;             // untimed tree passes before each timed one
   std::optional<int> threads;    // default: the scenario's, else all cores
   double inject_slowdown = 1.0;  // the tree query does about FACTOR times its work
   bool progress = true;
@@ -21,8 +21,12 @@ struct GateRunOptions {
 /// The gate's view of one run (which must have compared against brute force).
 Measurement measurement_from(const RunResult& result);
 
-/// Runs `scenario` (a built-in name or a file) with brute-force comparison. `threads_used`
-/// receives the thread count the run used, for the fingerprint.
+/// Measures `scenario` (a built-in name or a file): `repeat` independent runs, each building the
+/// tree, then `warmup` untimed and one timed tree pass, then one brute-force pass. Interleaving
+/// the engines keeps each tree pass next to its brute pass, so load on a shared machine that
+/// comes and goes hits both sides of the ratio alike, and the build gets repetitions (and a
+/// spread) of its own. The runs must agree on every counter and on the answer.
+/// `threads_used` receives the thread count, for the fingerprint.
 Measurement measure_scenario(const std::string& scenario, const GateRunOptions& options,
                              int* threads_used);
 

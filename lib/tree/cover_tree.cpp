@@ -313,7 +313,6 @@ void compute_radii(CoverTree& tree, int threads) {
 
 }  // namespace
 
-
 int32_t CoverTree::depth() const {
   if (level.empty()) return 0;
   std::vector<int32_t> d(size(), 1);
@@ -466,6 +465,13 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
   const auto t1 = Clock::now();
   compute_radii(tree, options.threads);
   tree.build_radii_ms = ms_since(t1);
+  // Only the residual query path uses pivot lists (spec §9: radii prune poorly there).
+  if (query_metric.kind == MetricKind::residual && options.pivot_count > 0 &&
+      options.pivot_list_size > 0) {
+    const auto t2 = Clock::now();
+    build_pivot_lists(tree, options.pivot_count, options.pivot_list_size, options.threads);
+    tree.build_pivots_ms = ms_since(t2);
+  }
   return tree;
 }
 

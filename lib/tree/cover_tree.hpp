@@ -29,6 +29,10 @@ struct BuildOptions {
   // its group's new centres) are handed to threads in chunks of this many. Affects speed only;
   // the tree is identical for every batch_size and thread count.
   size_t batch_size = 512;
+  // Pivot lists (residual query metric only; see build_pivot_lists). 0 disables them. Cost:
+  // P x N distances at build (gold32k, P = 2048: ~1.1 CPU-s), P * M * 12 bytes (48 MiB).
+  size_t pivot_count = 2048;      // P: the first P nodes in BFS order (the top nets), capped at N
+  size_t pivot_list_size = 2048;  // M: nearest rows kept per pivot, capped at N
 };
 
 /// One level of the level-synchronous build (the lead maps these to "build batch" rows).
@@ -60,10 +64,21 @@ struct CoverTree {
   // Metric rows permuted into node order (rows.ids[node] is the node's dataset id).
   MetricData rows;
 
+  // Pivot lists (built for residual trees only; empty when pivot_count == 0). Pivot p is node
+  // p (p < pivot_count). Its list holds the pivot_list_size rows nearest to it by (distance,
+  // node id), ascending: pivot_nodes / pivot_dists [p * pivot_list_size, ...). Every node NOT in
+  // the list is at distance >= pivot_outside[p] from p (+inf when the list holds every node).
+  size_t pivot_count = 0;
+  size_t pivot_list_size = 0;
+  std::vector<int32_t> pivot_nodes;
+  std::vector<double> pivot_dists;
+  std::vector<double> pivot_outside;
+
   // Build telemetry: one entry per level that had candidates, top level first.
   std::vector<BuildLevelStats> build_levels;
-  double build_nets_ms = 0.0;   // nested-net construction (all levels)
-  double build_radii_ms = 0.0;  // exact radii / parent bounds pass in the query metric
+  double build_nets_ms = 0.0;    // nested-net construction (all levels)
+  double build_radii_ms = 0.0;   // exact radii / parent bounds pass in the query metric
+  double build_pivots_ms = 0.0;  // pivot lists (distances from every pivot to every row)
 
   size_t size() const { return level.size(); }
   int32_t depth() const;  // number of nodes on the longest root-to-leaf path
@@ -78,6 +93,11 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
 /// Convenience: picks the build metric from options.strategy (coordinates for
 /// euclidean_hybrid, the data itself for pure_residual or Euclidean data).
 CoverTree build_cover_tree(const MetricData& data, const BuildOptions& options);
+
+/// (Re)builds the pivot lists of `tree` with P = min(pivot_count, N), M = min(list_size, N):
+/// P x N distances in the query metric (block kernel), then the M nearest of each pivot.
+/// Deterministic for any thread count. Called by build_cover_tree for residual data.
+void build_pivot_lists(CoverTree& tree, size_t pivot_count, size_t list_size, int threads);
 
 /// The batch order as a permutation of rows (position -> row). Exposed for tests.
 std::vector<int32_t> batch_order_permutation(const MetricData& data, BatchOrder order);

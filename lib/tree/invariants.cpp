@@ -125,6 +125,40 @@ std::vector<std::string> check_tree_invariants(const CoverTree& tree) {
       }
     }
   }
+
+  // Pivot lists: shape, sortedness by (distance, node), the outside bound above every entry.
+  // (That they hold the NEAREST rows with the kernel's distances is a test, not checked here:
+  // it costs P x N distances.)
+  if (tree.pivot_count > 0) {
+    const size_t P = tree.pivot_count, M = tree.pivot_list_size;
+    if (P > n || M > n || M == 0 || tree.pivot_nodes.size() != P * M ||
+        tree.pivot_dists.size() != P * M || tree.pivot_outside.size() != P) {
+      fail("pivot lists have inconsistent sizes (P " + s(P) + ", M " + s(M) + ")");
+      return errors;
+    }
+    std::vector<size_t> seen(n, P);  // seen[node] = last pivot whose list held it
+    for (size_t p = 0; p < P; ++p) {
+      for (size_t e = 0; e < M; ++e) {
+        const int32_t node = tree.pivot_nodes[p * M + e];
+        const double d = tree.pivot_dists[p * M + e];
+        if (node < 0 || static_cast<size_t>(node) >= n) {
+          fail("pivot " + s(p) + " lists node " + s(node) + " out of range");
+          break;
+        }
+        if (seen[static_cast<size_t>(node)] == p)
+          fail("pivot " + s(p) + " lists " + s(node) + " twice");
+        seen[static_cast<size_t>(node)] = p;
+        if (e > 0) {
+          const double dp = tree.pivot_dists[p * M + e - 1];
+          if (dp > d || (dp == d && tree.pivot_nodes[p * M + e - 1] > node))
+            fail("pivot " + s(p) + " list is not sorted at entry " + s(e));
+        }
+      }
+      if (!(tree.pivot_outside[p] >= tree.pivot_dists[p * M + M - 1]))
+        fail("pivot " + s(p) + " outside bound " + s(tree.pivot_outside[p]) +
+             " is below its last entry");
+    }
+  }
   return errors;
 }
 

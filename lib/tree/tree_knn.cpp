@@ -23,6 +23,25 @@
 // measurable, since k-th distances are ~0.3..1. Euclidean: 1e-9 + 1e-13 * magnitude (a few
 // ulps of coordinates up to ~1e3..1e6).
 //
+// Pivot-list search (residual trees with pivot lists, the default there): the cover tree's
+// radii prune poorly in the residual metric (spec §9), so each query instead
+//  1. evaluates the `pivot_candidates` pivots nearest to it by coordinates (a k-d tree over the
+//     pivots' coordinates; residual neighbours are spatially local) and offers them to the
+//     top-k; p = the one with the smallest (d(q,p), node id), dq = d(q,p);
+//  2. walks p's list (sorted by a_j = d(p,j)) outward from a_j = dq, nearest |a_j - dq| first,
+//     in tiles. |dq - a_j| <= d(q,j) (triangle inequality), so once a side's next entry has
+//     |dq - a_j| > kth + slack, every later entry on that side is pruned (kth only shrinks);
+//  3. is complete when the upper side stopped on the bound (rows outside the list have
+//     d(p,j) >= pivot_outside[p] >= every list entry, so they are pruned too), or when the list
+//     ran out and pivot_outside[p] - dq > kth + slack. Otherwise the query goes to the dense
+//     phase below (exact).
+// Counters: pivot + list evaluations are distance_evals; list entries cut off by the bound are
+// pruned_by_parent (the pivot plays the parent), entries skipped as non-predecessors are
+// pruned_by_predecessor; frontier_expanded counts lists walked, frontier_levels their tiles.
+// Predecessor queries with few predecessors (id <= n / kPredDirectDiv) evaluate all of them
+// directly: the pivot's list would hold too few of them to close the bound; so do queries with
+// id <= n / kPredFallbackDiv whose pivot search fails (instead of the dense phase).
+//
 // Dense fallback: when the k-th distance stays near the top of the range (a few % of residual
 // gold queries, spec §9), no bound prunes and the tree evaluates most rows one at a time. Such
 // a query is abandoned after `dense_fallback_evals` evaluations and answered in a second phase
@@ -33,6 +52,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <nanoflann.hpp>
 #include <numeric>
 #include <vector>
 
@@ -42,10 +62,31 @@
 namespace ctb {
 namespace {
 
-constexpr size_t kQueryChunk = 16;   // queries per parallel task
-constexpr size_t kDenseQueries = 32; // fallback queries sharing each row block
-constexpr size_t kDenseRows = 128;   // rows per block in the dense phase
+constexpr size_t kQueryChunk = 16;    // queries per parallel task
+constexpr size_t kDenseQueries = 32;  // fallback queries sharing each row block
+constexpr size_t kDenseRows = 128;    // rows per block in the dense phase
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr size_t kListTile = 32;       // list entries per distances_to_rows call
+constexpr size_t kPredDirectDiv = 16;  // predecessor queries with id <= n / this: direct scan
+// A failed pivot search costs the dense phase ~n block-kernel distances (~20 ns each); a direct
+// scan of q.id predecessors costs ~q.id random-row distances (~60-100 ns): cheaper below n / 4.
+constexpr size_t kPredFallbackDiv = 4;
+
+// nanoflann point cloud over the pivots' coordinates (pivot p = node p = row p of tree.rows).
+struct PivotCloud {
+  const double* coords;
+  size_t n;
+  size_t dim;
+  size_t kdtree_get_point_count() const { return n; }
+  double kdtree_get_pt(size_t i, size_t d) const { return coords[i * dim + d]; }
+  template <class Bbox>
+  bool kdtree_get_bbox(Bbox&) const {
+    return false;
+  }
+};
+using PivotIndex =
+    nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, PivotCloud>,
+                                        PivotCloud, -1, size_t>;
 
 // Keeps the repeated (discarded) distance work of inject_slowdown observable.
 volatile double g_slowdown_sink = 0.0;
@@ -71,6 +112,9 @@ struct Scratch {
   std::vector<int32_t> tile;
   std::vector<double> tile_lb, tile_d, waste;
   std::vector<size_t> fallback;  // query indices this worker handed to the dense phase
+  std::vector<size_t> cand;      // pivot candidates (k-d tree answer)
+  std::vector<double> cand_d2;
+  std::vector<int32_t> piv;  // the evaluated pivots, ascending
   QueryCounters counters;
   double sink = 0.0;
 };
@@ -84,6 +128,9 @@ struct Params {
   double slowdown;
   double slack_abs;
   double slack_rel;
+  size_t pivot_candidates;      // 0 = pivot-list search off
+  size_t pred_direct;           // predecessor queries with id <= this evaluate all predecessors
+  size_t pred_fallback_direct;  // ... and so do those failing the pivot search up to this id
 };
 
 /// Offers (d, id) to the top-k; true when it entered.
@@ -230,6 +277,155 @@ bool search_one(const CoverTree& tree, const QueryRow& q, const Params& pr, Scra
   return finished;
 }
 
+/// Predecessor mode: evaluates every predecessor of q (rows node_of_id[0 .. q.id)) once, into
+/// a fresh top-k. Cheaper than the dense phase (all n rows) while q.id is a small part of n.
+void scan_predecessors(const CoverTree& tree, const QueryRow& q, const Params& pr, Scratch& s) {
+  QueryCounters& ct = s.counters;
+  s.topk.reset(pr.k);
+  const auto nid = static_cast<size_t>(std::max<int64_t>(0, q.id));
+  for (size_t j0 = 0; j0 < nid; j0 += kListTile) {
+    const size_t ns = std::min(kListTile, nid - j0);
+    for (size_t i = 0; i < ns; ++i) s.tile[i] = tree.node_of_id[j0 + i];
+    const std::span<const int32_t> tile(s.tile.data(), ns);
+    distances_to_rows(tree.rows, q, tile, s.tile_d.data());
+    waste_time(tree.rows, q, tile, pr.slowdown, s);
+    ct.add_block(ns);
+    ++ct.frontier_levels;
+    for (size_t i = 0; i < ns; ++i)
+      if (offer(s.topk, s.tile_d[i], static_cast<int64_t>(j0 + i))) ++ct.yields;
+  }
+  ct.distance_evals += nid;
+}
+
+/// The pivot-list search for one query (see the file comment). Returns false when the query
+/// must go to the dense phase; counters are updated either way.
+bool search_pivots(const CoverTree& tree, const PivotIndex& index, const QueryRow& q,
+                   const Params& pr, Scratch& s) {
+  const MetricData& rows = tree.rows;
+  QueryCounters& ct = s.counters;
+  TopK& topk = s.topk;
+  topk.reset(pr.k);
+  const bool pred = pr.predecessor;
+  const double slack = pr.slack_abs;  // residual: absolute (see the file comment)
+  size_t evals = 0;
+
+  if (pred && q.id <= static_cast<int64_t>(pr.pred_direct)) {
+    scan_predecessors(tree, q, pr, s);
+    return true;
+  }
+  const auto admissible = [&](int64_t id) { return !pred || id < q.id; };
+
+  // 1. Candidate pivots, evaluated in one call; the nearest becomes p.
+  const size_t nc = index.knnSearch(q.coords, pr.pivot_candidates, s.cand.data(), s.cand_d2.data());
+  int32_t* piv = s.piv.data();
+  for (size_t i = 0; i < nc; ++i) piv[i] = static_cast<int32_t>(s.cand[i]);
+  std::sort(piv, piv + nc);  // the k-d tree's order of equal coordinate distances is its own
+  const std::span<const int32_t> ptile(piv, nc);
+  distances_to_rows(rows, q, ptile, s.tile_d.data());
+  waste_time(rows, q, ptile, pr.slowdown, s);
+  evals += nc;
+  ct.add_block(nc);
+  ++ct.frontier_levels;
+  size_t best = 0;
+  for (size_t i = 0; i < nc; ++i) {
+    const double d = s.tile_d[i];
+    if (d < s.tile_d[best]) best = i;  // ascending node ids: ties keep the lower node
+    const int64_t id = rows.ids[static_cast<size_t>(piv[i])];
+    if (admissible(id)) {
+      if (offer(topk, d, id)) ++ct.yields;
+    } else {
+      ++ct.predecessor_filtered;
+    }
+  }
+  if (evals > pr.dense_after) {
+    ct.distance_evals += evals;
+    return false;
+  }
+  const auto p = static_cast<size_t>(piv[best]);
+  const double dq = s.tile_d[best];
+  // Evaluated pivots are already offered; their list entries are skipped (no duplicates).
+  const auto already = [&](int32_t node) {
+    if (static_cast<size_t>(node) >= tree.pivot_count) return false;
+    return std::find(piv, piv + nc, node) != piv + nc;
+  };
+
+  // 2. Walk the list outward from dq.
+  const size_t M = tree.pivot_list_size;
+  const int32_t* ln = tree.pivot_nodes.data() + p * M;
+  const double* ld = tree.pivot_dists.data() + p * M;
+  size_t hi = static_cast<size_t>(std::lower_bound(ld, ld + M, dq) - ld);
+  size_t lo = hi;  // entries [0, lo) below, [hi, M) above are still to visit
+  bool hi_cut = false;
+  size_t dry_tiles = 0;
+  ++ct.frontier_expanded;
+  for (;;) {
+    size_t ns = 0;
+    const double bar = topk.kth() + slack;
+    while (ns < kListTile) {
+      if (lo > 0 && dq - ld[lo - 1] > bar) {
+        ct.pruned_by_parent += lo;
+        ct.subtrees_pruned += lo;
+        lo = 0;
+      }
+      if (!hi_cut && hi < M && ld[hi] - dq > bar) {
+        ct.pruned_by_parent += M - hi;
+        ct.subtrees_pruned += M - hi;
+        hi_cut = true;
+      }
+      const bool up = !hi_cut && hi < M;
+      if (!up && lo == 0) break;
+      int32_t node = 0;
+      if (up && (lo == 0 || ld[hi] - dq <= dq - ld[lo - 1])) {
+        node = ln[hi++];
+      } else {
+        node = ln[--lo];
+      }
+      if (already(node)) continue;
+      if (pred && rows.ids[static_cast<size_t>(node)] >= q.id) {
+        ++ct.pruned_by_predecessor;
+        ++ct.subtrees_pruned;
+        continue;
+      }
+      s.tile[ns++] = node;
+    }
+    if (ns == 0) break;
+    const std::span<const int32_t> tile(s.tile.data(), ns);
+    distances_to_rows(rows, q, tile, s.tile_d.data());
+    waste_time(rows, q, tile, pr.slowdown, s);
+    evals += ns;
+    ct.add_block(ns);
+    ++ct.frontier_levels;
+    bool yielded = false;
+    for (size_t i = 0; i < ns; ++i)
+      if (offer(topk, s.tile_d[i], rows.ids[static_cast<size_t>(s.tile[i])])) {
+        ++ct.yields;
+        yielded = true;
+      }
+    if (evals > pr.dense_after) {
+      ct.distance_evals += evals;
+      return false;
+    }
+    // APPROXIMATE budgets, as in search_one: only once k candidates are held.
+    if (topk.full()) {
+      dry_tiles = yielded ? 0 : dry_tiles + 1;
+      if ((pr.survivor_cap > 0 && evals >= pr.survivor_cap) ||
+          (pr.low_yield_stop > 0 && dry_tiles >= pr.low_yield_stop)) {
+        ++ct.caps_applied;
+        ct.distance_evals += evals;
+        return true;
+      }
+    }
+  }
+  ct.distance_evals += evals;
+  // 3. Rows outside the list: pruned by the cut, or by pivot_outside when the list ran out.
+  if (hi_cut || tree.pivot_outside[p] - dq > topk.kth() + slack) return true;
+  if (pred && q.id <= static_cast<int64_t>(pr.pred_fallback_direct)) {
+    scan_predecessors(tree, q, pr, s);
+    return true;
+  }
+  return false;
+}
+
 /// Dense phase: `qidx` queries (indices into `queries`), kDenseQueries at a time, each block
 /// of rows loaded once for all of them.
 void dense_phase(const CoverTree& tree, std::span<const QueryRow> queries,
@@ -309,7 +505,17 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   pr.slack_abs = options.prune_slack >= 0.0 ? options.prune_slack : (residual ? 1e-4 : 1e-9);
   pr.slack_rel = options.prune_slack >= 0.0 || residual ? 0.0 : 1e-13;
 
-  size_t max_fanout = 1;
+  const bool pivots = residual && options.use_pivot_lists && tree.pivot_count > 0 &&
+                      tree.pivot_list_size > 0 && tree.rows.dim > 0 && options.pivot_candidates > 0;
+  pr.pivot_candidates = pivots ? std::min(options.pivot_candidates, tree.pivot_count) : 0;
+  pr.pred_direct = n / kPredDirectDiv;
+  pr.pred_fallback_direct = n / kPredFallbackDiv;
+  const PivotCloud cloud{tree.rows.coords.data(), pivots ? tree.pivot_count : 0, tree.rows.dim};
+  PivotIndex index(
+      static_cast<int>(std::max<size_t>(1, tree.rows.dim)), cloud,
+      nanoflann::KDTreeSingleIndexAdaptorParams(16));  // builds itself; refers to `cloud`
+
+  size_t max_fanout = std::max(kListTile, pr.pivot_candidates);
   for (size_t u = 0; u < n; ++u)
     max_fanout = std::max<size_t>(max_fanout, tree.child_end[u] - tree.child_begin[u]);
 
@@ -337,13 +543,22 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
     s.tile_lb.resize(max_fanout);
     s.tile_d.resize(max_fanout);
     s.heap.reserve(256);
+    s.cand.resize(pr.pivot_candidates);
+    s.cand_d2.resize(pr.pivot_candidates);
+    s.piv.resize(pr.pivot_candidates);
   }
   parallel_for(tasks, threads, [&](size_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     const size_t lo = task * kQueryChunk, hi = std::min(queries.size(), lo + kQueryChunk);
     for (size_t i = lo; i < hi; ++i) {
       const size_t qi = order[i];
-      if (search_one(tree, queries[qi], pr, s)) {
+      bool done = pivots ? search_pivots(tree, index, queries[qi], pr, s)
+                         : search_one(tree, queries[qi], pr, s);
+      // With the dense phase disabled, a pivot search that cannot close its bound is
+      // finished by the tree search (exact, never abandoned then).
+      if (!done && pivots && pr.dense_after == std::numeric_limits<size_t>::max())
+        done = search_one(tree, queries[qi], pr, s);
+      if (done) {
         s.topk.write(out, qi);
       } else {
         s.fallback.push_back(qi);

@@ -31,6 +31,12 @@ struct TreeQueryOptions {
   // Pruning slack (a bound must exceed the k-th distance by more than this to prune); < 0 =
   // automatic: see tree_knn.cpp (1e-4 residual, 1e-9 + relative term Euclidean).
   double prune_slack = -1.0;
+  // Residual trees with pivot lists: answer by the pivot-list search (exact; see tree_knn.cpp)
+  // instead of the best-first tree search. Ignored for Euclidean trees and trees without lists.
+  bool use_pivot_lists = true;
+  // Pivots evaluated per query to pick the nearest one: the Euclidean-nearest by coordinates
+  // (residual neighbours are spatially local, spec §9).
+  size_t pivot_candidates = 8;
 };
 
 /// queries[i] is answered in row i (dataset ids, (distance, id) order) -- the same answer as

@@ -22,7 +22,7 @@ Measurement sample() {
   m.answer_checksum = std::string(64, 'a');
   m.query_seconds = {0.01, 0.011, 0.0105};
   m.brute_seconds = {0.05, 0.051, 0.052};
-  m.build_seconds = 0.02;
+  m.build_seconds = {0.02, 0.021, 0.022};
   return m;
 }
 
@@ -66,7 +66,7 @@ TEST(GateIo, NullFiguresLoadAsMissingAndFail) {
   j["scenarios"][0]["counters"]["distance_evals"] = nullptr;
   const Baseline b = baseline_from_json(j, "test");
   const Measurement& m = b.scenarios[0];
-  EXPECT_TRUE(std::isnan(m.build_seconds));
+  EXPECT_TRUE(m.build_seconds.empty());
   EXPECT_TRUE(std::isnan(m.recall));
   EXPECT_EQ(m.counters.count("distance_evals"), 0u);
   const GateReport r = evaluate(b.fingerprint, b.scenarios, b.fingerprint, {sample()}, b.policy);

@@ -9,7 +9,8 @@
 namespace ctb::gate {
 namespace {
 
-Measurement make(std::vector<double> tree, std::vector<double> brute, double build = 0.5) {
+Measurement make(std::vector<double> tree, std::vector<double> brute,
+                 std::vector<double> build = {0.5, 0.505, 0.502, 0.506, 0.503}) {
   Measurement m;
   m.scenario = "synthetic";
   m.n_queries = 1000;
@@ -22,7 +23,7 @@ Measurement make(std::vector<double> tree, std::vector<double> brute, double bui
   m.answer_checksum = "abc123";
   m.query_seconds = std::move(tree);
   m.brute_seconds = std::move(brute);
-  m.build_seconds = build;
+  m.build_seconds = std::move(build);
   return m;
 }
 
@@ -32,7 +33,9 @@ Measurement quiet(double tree_scale = 1.0, double brute_scale = 1.0, double buil
   std::vector<double> brute{1.00, 1.01, 1.005, 1.012, 1.008};
   for (double& t : tree) t *= tree_scale;
   for (double& t : brute) t *= brute_scale;
-  return make(tree, brute, 0.5 * build_scale);
+  std::vector<double> build{0.5, 0.505, 0.502, 0.506, 0.503};
+  for (double& t : build) t *= build_scale;
+  return make(tree, brute, build);
 }
 
 Fingerprint machine() { return {"AMD EPYC", "AVX3", 2, "GNU 12.2.0", "Release"}; }
@@ -100,6 +103,42 @@ TEST(GateLogic, BuildRegressionFails) {
   EXPECT_EQ(find(r, "build_vs_brute_pass").verdict, Verdict::fail);
   EXPECT_EQ(find(r, "query_speedup_vs_brute").verdict, Verdict::pass);
   EXPECT_EQ(r.verdict, Verdict::fail);
+}
+
+TEST(GateLogic, BuildIsJudgedWithItsOwnSpread) {
+  // A 1.5x slower best build whose repetitions spread by 38%: the noise decides, so the gate
+  // says inconclusive instead of blaming the build for a busy machine.
+  Measurement noisy =
+      make(quiet().query_seconds, quiet().brute_seconds, {0.75, 1.035, 1.05, 1.0875, 1.125});
+  EXPECT_NEAR(build_vs_brute(noisy).noise, std::hypot(0.38, relative_spread(quiet().brute_seconds)),
+              1e-9);
+  EXPECT_EQ(find(gate(quiet(), noisy), "build_vs_brute_pass").verdict, Verdict::inconclusive);
+  EXPECT_FALSE(noise_warnings(noisy, Policy{}).empty());
+  EXPECT_TRUE(noise_warnings(quiet(), Policy{}).empty());
+}
+
+TEST(GateLogic, MergeRunsConcatenatesAndChecksAgreement) {
+  const Measurement one = make({0.1}, {1.0}, {0.5});
+  Measurement merged = merge_runs({one, one, one});
+  EXPECT_EQ(merged.query_seconds.size(), 3u);
+  EXPECT_EQ(merged.brute_seconds.size(), 3u);
+  EXPECT_EQ(merged.build_seconds.size(), 3u);
+  EXPECT_TRUE(merged.counters_stable);
+  EXPECT_EQ(merged.recall, 1.0);
+
+  Measurement other = one;
+  other.counters["distance_evals"] += 1;
+  EXPECT_FALSE(merge_runs({one, other}).counters_stable);
+  other = one;
+  other.answer_checksum = "different";
+  EXPECT_FALSE(merge_runs({one, other}).counters_stable);
+  other = one;
+  other.recall = 0.5;
+  EXPECT_EQ(merge_runs({one, other}).recall, 0.5);
+  other.recall = kNaN;
+  EXPECT_TRUE(std::isnan(merge_runs({other, one}).recall));
+  EXPECT_TRUE(std::isnan(merge_runs({one, other}).recall));
+  EXPECT_TRUE(merge_runs({}).scenario.empty());
 }
 
 TEST(GateLogic, ImplausibleImprovementFails) {
@@ -219,17 +258,17 @@ TEST(GateLogic, MissingZeroOrNanFiguresFail) {
   EXPECT_EQ(verdict_of(m, "query_speedup_vs_brute"), Verdict::fail);
 
   m = quiet();
-  m.build_seconds = kNaN;
+  m.build_seconds[1] = kNaN;
   EXPECT_EQ(verdict_of(m, "build_vs_brute_pass"), Verdict::fail);
 
   m = quiet();
-  m.build_seconds = std::numeric_limits<double>::infinity();
+  m.build_seconds[0] = std::numeric_limits<double>::infinity();
   EXPECT_EQ(verdict_of(m, "build_vs_brute_pass"), Verdict::fail);
 
   // Missing on the baseline's side fails the same way.
   Measurement b = quiet();
   b.counters.erase("tree_depth");
-  b.build_seconds = kNaN;
+  b.build_seconds.clear();
   const GateReport r = gate(b, quiet());
   EXPECT_EQ(find(r, "tree_depth").verdict, Verdict::fail);
   EXPECT_EQ(find(r, "build_vs_brute_pass").verdict, Verdict::fail);
@@ -346,7 +385,7 @@ TEST(GateLogic, RecordingProblems) {
   EXPECT_EQ(recording_problems(m, Policy{}).size(), 3u);
   m = quiet();
   m.counters.erase("distance_evals");
-  m.build_seconds = kNaN;
+  m.build_seconds[0] = kNaN;
   EXPECT_EQ(recording_problems(m, Policy{}).size(), 2u);
 }
 
