@@ -32,7 +32,8 @@ CommandRunner add_diff_command(CLI::App& app) {
       "gold_warm1.jsonl --force");
   cmd->add_option("A", args->a, "First log (JSONL)")->required();
   cmd->add_option("B", args->b, "Second log (JSONL)")->required();
-  cmd->add_flag("--force", args->options.force, "Compare runs even when their configurations differ");
+  cmd->add_flag("--force", args->options.force,
+                "Compare runs even when their configurations differ");
   cmd->add_flag("--markdown", args->options.markdown, "Print Markdown instead of a terminal table");
   cmd->add_option("--json", args->json_path, "Also write the report as JSON here");
   cmd->add_option("--mapping", args->mapping_path,

@@ -35,8 +35,9 @@ CommandRunner add_knn_command(CLI::App& app) {
   cmd->add_option("--points", args->job.points_path,
                   "Points: .npy (float64/float32, n x d) or .csv (one point per line, no header)")
       ->required();
-  cmd->add_option("--k", args->job.k, "Neighbours per query")->required()->check(
-      CLI::Range(size_t{1}, size_t{1} << 31));
+  cmd->add_option("--k", args->job.k, "Neighbours per query")
+      ->required()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 31));
   cmd->add_option("--out-indices,--save-neighbors", args->out_indices,
                   "Write neighbour indices here (int64 Q x k NPY; -1 pads missing neighbours)")
       ->required();
@@ -67,8 +68,8 @@ CommandRunner add_knn_command(CLI::App& app) {
       ->capture_default_str();
   auto* v_matrix = cmd->add_option("--v-matrix", args->job.v_matrix_path,
                                    "Your own V (n x m NPY) instead of --inducing; needs --p-diag");
-  auto* p_diag = cmd->add_option("--p-diag", args->job.p_diag_path,
-                                 "Your own p (n NPY), with --v-matrix");
+  auto* p_diag =
+      cmd->add_option("--p-diag", args->job.p_diag_path, "Your own p (n NPY), with --v-matrix");
   v_matrix->needs(p_diag);
   p_diag->needs(v_matrix);
   inducing->excludes(v_matrix);
@@ -93,11 +94,12 @@ CommandRunner add_knn_command(CLI::App& app) {
         (job.inducing_count_given || !job.v_matrix_path.empty())) {
       throw InputError("--inducing/--v-matrix: only for --metric residual");
     }
-    job.mode = args->all_predecessors       ? KnnQueryMode::all_predecessors
+    job.mode = args->all_predecessors     ? KnnQueryMode::all_predecessors
                : job.queries_path.empty() ? KnnQueryMode::all_points
                                           : KnnQueryMode::listed;
     const KnnJobResult r = run_knn_job(job);
-    for (const std::string& w : r.warnings) std::fprintf(stderr, "covertree-bench: warning: %s\n", w.c_str());
+    for (const std::string& w : r.warnings)
+      std::fprintf(stderr, "covertree-bench: warning: %s\n", w.c_str());
     const std::vector<size_t> shape{r.answer.n_queries, r.answer.k};
     write_npy(args->out_indices, shape, r.answer.indices.data());
     if (!args->out_distances.empty()) {

@@ -8,7 +8,8 @@
 namespace ctb::cli {
 
 CommandRunner add_list_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("list", "List the built-in scenarios (run them with --scenario NAME)");
+  auto* cmd =
+      app.add_subcommand("list", "List the built-in scenarios (run them with --scenario NAME)");
   (void)cmd;
   return [] {
     const auto scenarios = list_builtin_scenarios();

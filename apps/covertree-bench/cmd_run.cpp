@@ -69,13 +69,13 @@ CommandRunner add_run_command(CLI::App& app) {
   auto* repeat = cmd->add_option("--repeat", args->repeat,
                                  "Timed query passes (default: the scenario's, usually 5)")
                      ->check(CLI::Range(size_t{1}, size_t{100000}));
-  auto* warmup = cmd->add_option("--warmup", args->warmup,
-                                 "Untimed passes before timing (default: the scenario's, usually 1)")
-                     ->check(CLI::Range(size_t{0}, size_t{100000}));
-  auto* strategy =
-      cmd->add_option("--build-strategy", args->build_strategy,
-                      "Override build.strategy: euclidean-hybrid or pure-residual")
-          ->check(CLI::IsMember({"euclidean-hybrid", "pure-residual"}));
+  auto* warmup =
+      cmd->add_option("--warmup", args->warmup,
+                      "Untimed passes before timing (default: the scenario's, usually 1)")
+          ->check(CLI::Range(size_t{0}, size_t{100000}));
+  auto* strategy = cmd->add_option("--build-strategy", args->build_strategy,
+                                   "Override build.strategy: euclidean-hybrid or pure-residual")
+                       ->check(CLI::IsMember({"euclidean-hybrid", "pure-residual"}));
   cmd->add_option("--summary-json", args->summary_json, "Write the run summary as JSON here");
   cmd->add_option("--save-neighbors,--out-indices", args->save_neighbors,
                   "Write neighbour indices (int64 Q x k NPY, dataset indices) here");

@@ -26,9 +26,8 @@ double seconds_since(Clock::time_point start) {
 bool has_suffix(const std::string& s, const std::string& suffix) {
   if (s.size() < suffix.size()) return false;
   std::string tail = s.substr(s.size() - suffix.size());
-  std::transform(tail.begin(), tail.end(), tail.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
+  std::transform(tail.begin(), tail.end(), tail.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return tail == suffix;
 }
 
@@ -53,8 +52,8 @@ PointTable load_points(const std::string& path) {
   table.values = array.as_f64();
   for (size_t i = 0; i < table.values.size(); ++i) {
     if (!std::isfinite(table.values[i])) {
-      throw InputError(fmt::format("{}: point {} has a NaN or infinite coordinate", path,
-                                   i / table.dim));
+      throw InputError(
+          fmt::format("{}: point {} has a NaN or infinite coordinate", path, i / table.dim));
     }
   }
   return table;
@@ -100,12 +99,12 @@ KnnJobResult run_knn_job(const KnnJob& job) {
     const NpyArray v = read_npy(job.v_matrix_path);
     const NpyArray p = read_npy(job.p_diag_path);
     if (v.shape.size() != 2 || v.shape[0] != points.n) {
-      throw InputError(fmt::format("{}: --v-matrix must be n x m with n = {} points", job.v_matrix_path,
-                                   points.n));
+      throw InputError(fmt::format("{}: --v-matrix must be n x m with n = {} points",
+                                   job.v_matrix_path, points.n));
     }
     if (p.size() != points.n || p.shape.size() > 2) {
-      throw InputError(fmt::format("{}: --p-diag must have n = {} entries", job.p_diag_path,
-                                   points.n));
+      throw InputError(
+          fmt::format("{}: --p-diag must have n = {} entries", job.p_diag_path, points.n));
     }
     if (v.dtype != NpyDtype::f8 && v.dtype != NpyDtype::f4) {
       throw InputError(job.v_matrix_path + ": --v-matrix must be float64 or float32");
@@ -120,8 +119,8 @@ KnnJobResult run_knn_job(const KnnJob& job) {
     }
     for (size_t i = 0; i < pp.size(); ++i) {
       if (!std::isfinite(pp[i]) || pp[i] <= 0) {
-        throw InputError(
-            fmt::format("{}: entry {} is {} (p must be finite and > 0)", job.p_diag_path, i, pp[i]));
+        throw InputError(fmt::format("{}: entry {} is {} (p must be finite and > 0)",
+                                     job.p_diag_path, i, pp[i]));
       }
     }
     result.load_seconds = seconds_since(t0);
@@ -154,11 +153,11 @@ KnnJobResult run_knn_job(const KnnJob& job) {
     }
   } else {
     result.load_seconds = seconds_since(t0);
-    const size_t m = job.inducing_count_given ? job.inducing_count
-                                              : std::min(job.inducing_count, points.n);
+    const size_t m =
+        job.inducing_count_given ? job.inducing_count : std::min(job.inducing_count, points.n);
     if (m < 1 || m > points.n) {
-      throw InputError(fmt::format("--inducing: must be between 1 and the number of points {} (got {})",
-                                   points.n, m));
+      throw InputError(fmt::format(
+          "--inducing: must be between 1 and the number of points {} (got {})", points.n, m));
     }
     progress.status(fmt::format("knn: residual backend (V, p), m = {}", m));
     t0 = Clock::now();

@@ -15,24 +15,24 @@ namespace ctb {
 enum class KnnQueryMode { all_points, all_predecessors, listed };
 
 struct KnnJob {
-  std::string points_path;          // .npy (float64/float32, n x d) or .csv
+  std::string points_path;  // .npy (float64/float32, n x d) or .csv
   MetricKind metric = MetricKind::residual;
-  KernelParams kernel;              // residual: kernel type, variance, lengthscale
-  double jitter = 1e-6;             // residual: relative to variance
-  size_t inducing_count = 512;      // residual: m (capped at n when not given explicitly)
+  KernelParams kernel;          // residual: kernel type, variance, lengthscale
+  double jitter = 1e-6;         // residual: relative to variance
+  size_t inducing_count = 512;  // residual: m (capped at n when not given explicitly)
   bool inducing_count_given = false;
-  uint64_t inducing_seed = 0;       // residual: sort(default_rng(seed).choice(n, m))
-  std::string v_matrix_path;        // residual: user's own V (n x m), with p_diag_path
-  std::string p_diag_path;          // residual: user's own p (n)
+  uint64_t inducing_seed = 0;  // residual: sort(default_rng(seed).choice(n, m))
+  std::string v_matrix_path;   // residual: user's own V (n x m), with p_diag_path
+  std::string p_diag_path;     // residual: user's own p (n)
   KnnQueryMode mode = KnnQueryMode::all_points;
-  std::string queries_path;         // mode listed: int64 dataset indices
+  std::string queries_path;  // mode listed: int64 dataset indices
   size_t k = 1;
-  int threads = 0;                  // 0 = all cores
-  bool progress = true;             // status line on a terminal
+  int threads = 0;       // 0 = all cores
+  bool progress = true;  // status line on a terminal
 };
 
 struct KnnJobResult {
-  KnnResult answer;                 // rows in the order of the queries (dataset order for all)
+  KnnResult answer;  // rows in the order of the queries (dataset order for all)
   size_t n = 0;
   size_t dim = 0;
   double load_seconds = 0;

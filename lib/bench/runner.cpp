@@ -70,7 +70,8 @@ std::vector<QueryRow> make_query_rows(const MetricData& data, const Dataset& dat
   std::vector<QueryRow> rows;
   if (!dataset.query_ids.empty()) {
     rows.reserve(dataset.query_ids.size());
-    for (const int64_t id : dataset.query_ids) rows.push_back(query_row(data, static_cast<size_t>(id)));
+    for (const int64_t id : dataset.query_ids)
+      rows.push_back(query_row(data, static_cast<size_t>(id)));
   } else {
     const size_t nq = dataset.n_queries();
     rows.reserve(nq);
@@ -90,9 +91,7 @@ const char* to_string(Engine engine) { return engine == Engine::tree ? "tree" : 
 
 double RunResult::query_seconds_best() const { return best_of(query_seconds); }
 double RunResult::query_seconds_median() const { return median_of(query_seconds); }
-double RunResult::qps_best() const {
-  return static_cast<double>(n_queries) / query_seconds_best();
-}
+double RunResult::qps_best() const { return static_cast<double>(n_queries) / query_seconds_best(); }
 
 double recall_at_k(const KnnResult& got, const KnnResult& truth) {
   size_t hits = 0;
@@ -149,8 +148,8 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
 
   MetricData data;
   if (scenario.metric == MetricKind::residual) {
-    progress.status(fmt::format("{}: residual backend (V, p), m = {}", scenario.name,
-                                dataset.inducing.size()));
+    progress.status(
+        fmt::format("{}: residual backend (V, p), m = {}", scenario.name, dataset.inducing.size()));
     ResidualParams params;
     params.kernel.type = scenario.residual.kernel;
     params.kernel.variance = scenario.residual.variance;
@@ -168,8 +167,8 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
 
   TreeEnginePtr tree;
   if (options.engine == Engine::tree) {
-    progress.status(fmt::format("{}: building tree ({})", scenario.name,
-                                to_string(scenario.build.strategy)));
+    progress.status(
+        fmt::format("{}: building tree ({})", scenario.name, to_string(scenario.build.strategy)));
     t0 = Clock::now();
     tree = build_tree_engine(data, scenario.build, result.threads, &result.build_batches,
                              &result.tree_depth);
@@ -212,8 +211,8 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
     std::vector<double> times;
     KnnResult truth;
     for (size_t pass = 0; pass < scenario.repeat; ++pass) {
-      progress.status(fmt::format("{}: brute force pass {}/{}", scenario.name, pass + 1,
-                                  scenario.repeat));
+      progress.status(
+          fmt::format("{}: brute force pass {}/{}", scenario.name, pass + 1, scenario.repeat));
       t0 = Clock::now();
       truth = brute_force_knn(data, queries, brute_options);
       times.push_back(seconds_since(t0));
@@ -352,14 +351,14 @@ std::string summary_text(const RunResult& r) {
   if (r.brute_seconds) {
     const double best = best_of(*r.brute_seconds);
     out += fmt::format("brute      best {:.4f} s -> {:.0f} q/s; speed-up {:.2f}x; recall {:.6f}\n",
-                       best, static_cast<double>(r.n_queries) / best,
-                       best / r.query_seconds_best(), *r.recall_vs_brute);
+                       best, static_cast<double>(r.n_queries) / best, best / r.query_seconds_best(),
+                       *r.recall_vs_brute);
   }
   if (r.nanoflann_seconds) {
     const double best = best_of(*r.nanoflann_seconds);
     out += fmt::format("nanoflann  best {:.4f} s -> {:.0f} q/s; speed-up {:.2f}x; recall {:.6f}\n",
-                       best, static_cast<double>(r.n_queries) / best,
-                       best / r.query_seconds_best(), *r.recall_vs_nanoflann);
+                       best, static_cast<double>(r.n_queries) / best, best / r.query_seconds_best(),
+                       *r.recall_vs_nanoflann);
   }
   return out;
 }

@@ -19,15 +19,15 @@ enum class Engine { tree, brute };
 const char* to_string(Engine engine);
 
 struct RunOptions {
-  Engine engine = Engine::tree;                // --engine
-  std::optional<int> threads;                  // --threads (overrides the scenario)
-  std::optional<size_t> repeat;                // --repeat
-  std::optional<size_t> warmup;                // --warmup
-  std::optional<BuildStrategy> build_strategy; // --build-strategy
-  bool compare_brute = false;                  // --compare-brute
-  bool compare_nanoflann = false;              // --compare-nanoflann (Euclidean only)
-  double inject_slowdown = 1.0;                // --inject-slowdown: tree does ~FACTOR x work
-  bool progress = true;                        // status line on a terminal
+  Engine engine = Engine::tree;                 // --engine
+  std::optional<int> threads;                   // --threads (overrides the scenario)
+  std::optional<size_t> repeat;                 // --repeat
+  std::optional<size_t> warmup;                 // --warmup
+  std::optional<BuildStrategy> build_strategy;  // --build-strategy
+  bool compare_brute = false;                   // --compare-brute
+  bool compare_nanoflann = false;               // --compare-nanoflann (Euclidean only)
+  double inject_slowdown = 1.0;                 // --inject-slowdown: tree does ~FACTOR x work
+  bool progress = true;                         // status line on a terminal
 };
 
 /// One build level (or batch) of the tree build, for telemetry rows.
@@ -55,22 +55,22 @@ struct PassRecord {
 };
 
 struct RunResult {
-  Scenario scenario;             // as run (after overrides)
+  Scenario scenario;  // as run (after overrides)
   Engine engine = Engine::tree;
   int threads = 1;
   size_t n_points = 0;
   size_t dim = 0;
   size_t n_queries = 0;
-  double data_seconds = 0;       // generating or loading inputs
-  double backend_seconds = 0;    // residual V and p
-  double build_seconds = 0;      // tree construction (0 for brute)
-  std::vector<double> query_seconds;  // every timed pass
+  double data_seconds = 0;                   // generating or loading inputs
+  double backend_seconds = 0;                // residual V and p
+  double build_seconds = 0;                  // tree construction (0 for brute)
+  std::vector<double> query_seconds;         // every timed pass
   std::vector<QueryCounters> pass_counters;  // per timed pass (tree engine)
   std::vector<PassRecord> passes;            // every pass, warm-ups included
   std::vector<BuildBatch> build_batches;
   int64_t tree_depth = 0;
-  KnnResult answer;              // from the last timed pass
-  bool approximate = false;      // an approximate budget was on
+  KnnResult answer;          // from the last timed pass
+  bool approximate = false;  // an approximate budget was on
   // --compare-brute
   std::optional<std::vector<double>> brute_seconds;
   std::optional<double> recall_vs_brute;

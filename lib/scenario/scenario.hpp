@@ -16,18 +16,18 @@ namespace ctb {
 
 struct DataSpec {
   // Either generated (numpy default_rng(seed).normal(0, 1, (n, dim))) or loaded from NPY.
-  uint64_t seed = 0;         // data.seed
-  size_t n = 0;              // data.n
-  size_t dim = 0;            // data.dim
-  std::string npy_path;      // data as a path (or data.path); empty when generated
+  uint64_t seed = 0;     // data.seed
+  size_t n = 0;          // data.n
+  size_t dim = 0;        // data.dim
+  std::string npy_path;  // data as a path (or data.path); empty when generated
 };
 
 struct QuerySpec {
   enum class Kind { generated, npy, all };
   Kind kind = Kind::generated;
-  size_t count = 0;          // queries.count
-  uint64_t seed = 0;         // queries.seed
-  std::string npy_path;      // queries.path: int64 dataset indices (residual) or points
+  size_t count = 0;      // queries.count
+  uint64_t seed = 0;     // queries.seed
+  std::string npy_path;  // queries.path: int64 dataset indices (residual) or points
 };
 
 struct ResidualSpec {
@@ -41,7 +41,6 @@ struct ResidualSpec {
   double jitter = 1e-6;                 // residual.jitter, relative to variance (>= 0)
 };
 
-
 struct BuildSpec {
   BuildStrategy strategy = BuildStrategy::euclidean_hybrid;  // build.strategy
   size_t batch_size = 512;                                   // build.batch_size (>= 1)
@@ -49,25 +48,25 @@ struct BuildSpec {
 };
 
 struct QueryOptionsSpec {
-  bool predecessor = false;    // query.predecessor: return only dataset ids j < i
-  size_t survivor_cap = 0;     // query.survivor_cap: APPROXIMATE beam cap, 0 = off (exact)
-  size_t low_yield_stop = 0;   // query.low_yield_stop: APPROXIMATE early stop, 0 = off
+  bool predecessor = false;   // query.predecessor: return only dataset ids j < i
+  size_t survivor_cap = 0;    // query.survivor_cap: APPROXIMATE beam cap, 0 = off (exact)
+  size_t low_yield_stop = 0;  // query.low_yield_stop: APPROXIMATE early stop, 0 = off
 };
 
 struct Scenario {
-  std::string name;            // name (required)
-  std::string description;     // description
+  std::string name;                          // name (required)
+  std::string description;                   // description
   MetricKind metric = MetricKind::residual;  // metric (required): residual | euclidean
-  DataSpec data;               // data (required)
-  QuerySpec queries;           // queries (required): {count, seed} | path | "all"
-  size_t k = 0;                // k (required, 1 <= k <= n)
-  ResidualSpec residual;       // residual
-  BuildSpec build;             // build
-  QueryOptionsSpec query;      // query
-  size_t repeat = 5;           // timed passes (>= 1)
-  size_t warmup = 1;           // untimed passes first (>= 0)
-  int threads = 0;             // 0 = all hardware threads
-  std::string source;          // where it was loaded from (file path or "built-in:<name>")
+  DataSpec data;                             // data (required)
+  QuerySpec queries;                         // queries (required): {count, seed} | path | "all"
+  size_t k = 0;                              // k (required, 1 <= k <= n)
+  ResidualSpec residual;                     // residual
+  BuildSpec build;                           // build
+  QueryOptionsSpec query;                    // query
+  size_t repeat = 5;                         // timed passes (>= 1)
+  size_t warmup = 1;                         // untimed passes first (>= 0)
+  int threads = 0;                           // 0 = all hardware threads
+  std::string source;  // where it was loaded from (file path or "built-in:<name>")
 };
 
 /// Loads a scenario by built-in name (e.g. "gold32k") or by path to a .yaml/.yml/.json file.

@@ -10,18 +10,18 @@ namespace ctb {
 struct QueryCounters {
   static constexpr int kBlockBins = 8;  // block_sizes histogram: [1,2), [2,4), ... [128, inf)
 
-  uint64_t queries = 0;               // queries answered
-  uint64_t distance_evals = 0;        // query-to-row distances computed
-  uint64_t frontier_levels = 0;       // tree levels (or best-first rounds) visited
-  uint64_t frontier_expanded = 0;     // nodes whose children were examined
-  uint64_t pruned_by_radius = 0;      // nodes skipped: d(q,u) - radius(u) > kth
-  uint64_t pruned_by_parent = 0;      // children skipped before evaluation by parent bounds
-  uint64_t pruned_by_predecessor = 0; // subtrees skipped: subtree_min_id >= query id
-  uint64_t subtrees_pruned = 0;       // all subtree skips (sum of the three above)
-  uint64_t predecessor_filtered = 0;  // evaluated rows rejected as not a predecessor
-  uint64_t yields = 0;                // evaluated rows that entered the top-k
-  uint64_t caps_applied = 0;          // APPROXIMATE budget cut-offs (0 when exact)
-  uint64_t dense_fallbacks = 0;       // queries finished by a dense scan
+  uint64_t queries = 0;                // queries answered
+  uint64_t distance_evals = 0;         // query-to-row distances computed
+  uint64_t frontier_levels = 0;        // tree levels (or best-first rounds) visited
+  uint64_t frontier_expanded = 0;      // nodes whose children were examined
+  uint64_t pruned_by_radius = 0;       // nodes skipped: d(q,u) - radius(u) > kth
+  uint64_t pruned_by_parent = 0;       // children skipped before evaluation by parent bounds
+  uint64_t pruned_by_predecessor = 0;  // subtrees skipped: subtree_min_id >= query id
+  uint64_t subtrees_pruned = 0;        // all subtree skips (sum of the three above)
+  uint64_t predecessor_filtered = 0;   // evaluated rows rejected as not a predecessor
+  uint64_t yields = 0;                 // evaluated rows that entered the top-k
+  uint64_t caps_applied = 0;           // APPROXIMATE budget cut-offs (0 when exact)
+  uint64_t dense_fallbacks = 0;        // queries finished by a dense scan
   std::array<uint64_t, kBlockBins> block_sizes{};  // histogram of evaluated tile sizes
 
   void add_block(uint64_t size) {

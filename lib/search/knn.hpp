@@ -65,8 +65,7 @@ class TopK {
   void write(KnnResult& out, size_t q) const {
     for (size_t i = 0; i < out.k; ++i) {
       out.indices[q * out.k + i] = i < size_ ? id_[i] : -1;
-      out.distances[q * out.k + i] =
-          i < size_ ? dist_[i] : std::numeric_limits<double>::infinity();
+      out.distances[q * out.k + i] = i < size_ ? dist_[i] : std::numeric_limits<double>::infinity();
     }
   }
 
