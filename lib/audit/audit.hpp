@@ -13,8 +13,7 @@
 #include "nlohmann/json.hpp"
 
 namespace ctb {
-// Declared, not included: the tree's headers (used by the tree checks, which include this
-// header) and the scenario's must not meet in one translation unit.
+// Declared, not included: the check files include this header and need none of the schema.
 struct Scenario;
 }  // namespace ctb
 

@@ -17,7 +17,7 @@ struct CoverTree;
 
 namespace ctb::audit {
 
-/// How the tree was built, as plain values (keeps this header free of the tree's enums).
+/// How the tree is built, as plain values (the scenario's BuildSpec, without the schema).
 struct TreeBuildParams {
   bool pure_residual = false;
   bool hilbert_order = false;

@@ -239,8 +239,11 @@ std::vector<Check> check_metric(const MetricData& data, std::span<const int64_t>
 
   for (size_t q = 0; q < exact.n_queries; ++q) {
     for (size_t r = 0; r < exact.k; ++r) {
-      if (exact.indices[q * exact.k + r] >= 0) {
-        in_range(exact.distances[q * exact.k + r], q, static_cast<size_t>(r));
+      const int64_t id = exact.indices[q * exact.k + r];
+      if (id >= 0) {
+        // Named by dataset index when the query is a tree point (else by query number).
+        const size_t from = q < query_ids.size() ? static_cast<size_t>(query_ids[q]) : q;
+        in_range(exact.distances[q * exact.k + r], from, static_cast<size_t>(id));
       }
     }
   }

@@ -65,11 +65,13 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
   name += path.filename().string();
   name += ".tmp.XXXXXX";
   std::string tmpl = (dir / name).string();
+  // Registered before the file exists: a signal arriving right after mkstemp must still find
+  // (and unlink) it. Unlinking a name that does not exist yet is harmless.
+  InflightGuard guard(tmpl.c_str());
   const int fd = ::mkstemp(tmpl.data());
   if (fd < 0) {
     throw InputError(path.string() + ": cannot create output file: " + std::strerror(errno));
   }
-  InflightGuard guard(tmpl.c_str());
   write_all(fd, content, tmpl, path);
   ::fchmod(fd, 0644);
   ::fsync(fd);

@@ -43,7 +43,8 @@ std::string describe(const json& v) {
     case json::value_t::array:
       return "a list";
     case json::value_t::string:
-      return json(v.get<std::string>()).dump();
+      // Replace invalid UTF-8 rather than throw: the message must still name file and field.
+      return json(v.get<std::string>()).dump(-1, ' ', false, json::error_handler_t::replace);
     case json::value_t::boolean:
       return v.get<bool>() ? "true" : "false";
     case json::value_t::number_unsigned:

@@ -124,7 +124,8 @@ TEST_F(TreeChecks, PassOnABuiltTree) {
 
 TEST_F(TreeChecks, ShrunkRootRadiusFails) {
   tree_.radius[0] = 0.0;
-  const Check* c = find(check_tree(tree_, 1), "tree.radii");
+  const auto checks1 = check_tree(tree_, 1);
+  const Check* c = find(checks1, "tree.radii");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->verdict, Verdict::fail);
   EXPECT_NE(c->detail.find("ancestor 0"), std::string::npos) << c->detail;
@@ -132,7 +133,8 @@ TEST_F(TreeChecks, ShrunkRootRadiusFails) {
 
 TEST_F(TreeChecks, WrongSubtreeMinimumFails) {
   tree_.subtree_min_id[0] += 1;
-  const Check* c = find(check_tree(tree_, 1), "tree.subtree_min_id");
+  const auto checks2 = check_tree(tree_, 1);
+  const Check* c = find(checks2, "tree.subtree_min_id");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->verdict, Verdict::fail);
   EXPECT_NE(c->detail.find("node 0"), std::string::npos) << c->detail;
@@ -141,7 +143,8 @@ TEST_F(TreeChecks, WrongSubtreeMinimumFails) {
 TEST_F(TreeChecks, ChildAtItsParentsLevelFails) {
   ASSERT_GT(tree_.size(), 1u);
   tree_.level[1] = tree_.level[static_cast<size_t>(tree_.parent[1])];
-  const Check* c = find(check_tree(tree_, 1), "tree.levels");
+  const auto checks3 = check_tree(tree_, 1);
+  const Check* c = find(checks3, "tree.levels");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->verdict, Verdict::fail);
   EXPECT_NE(c->detail.find("node 1"), std::string::npos) << c->detail;
@@ -149,14 +152,16 @@ TEST_F(TreeChecks, ChildAtItsParentsLevelFails) {
 
 TEST_F(TreeChecks, WrongParentBoundsFail) {
   tree_.parent_dist[1] += 0.1;
-  const Check* c = find(check_tree(tree_, 1), "tree.parent_bounds");
+  const auto checks4 = check_tree(tree_, 1);
+  const Check* c = find(checks4, "tree.parent_bounds");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->verdict, Verdict::fail);
   EXPECT_NE(c->detail.find("node 1: parent_dist"), std::string::npos) << c->detail;
 
   tree_.parent_dist[1] -= 0.1;
   tree_.parent_max[2] = tree_.parent_min[2] - 0.01;
-  c = find(check_tree(tree_, 1), "tree.parent_bounds");
+  const auto checks5 = check_tree(tree_, 1);
+  c = find(checks5, "tree.parent_bounds");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->verdict, Verdict::fail);
   EXPECT_NE(c->detail.find("parent_max"), std::string::npos) << c->detail;
@@ -171,7 +176,8 @@ TEST_F(TreeChecks, SecondRootFails) {
 
 TEST_F(TreeChecks, BrokenPermutationFails) {
   std::swap(tree_.node_of_id[0], tree_.node_of_id[1]);
-  const Check* c = find(check_tree(tree_, 1), "tree.structure");
+  const auto checks6 = check_tree(tree_, 1);
+  const Check* c = find(checks6, "tree.structure");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->verdict, Verdict::fail);
   EXPECT_NE(c->detail.find("node_of_id"), std::string::npos) << c->detail;

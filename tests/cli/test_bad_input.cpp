@@ -89,6 +89,12 @@ std::vector<Case> cases() {
   // yaml-cpp 0.7's LoadAll loops forever, allocating, on a stray ',' at the document level.
   text_case("yaml_leading_comma", ",\n", {"bad.yaml"});
   c.back().timeout_s = 10;
+  // Found by fuzz_scenario: the message quoting a value with invalid UTF-8 must not throw.
+  text_case("invalid_utf8_value",
+            "name: \xdb"
+            "bad\n" +
+                std::string(kBase).substr(10),
+            {"bad.yaml", "'name'"});
   text_case("empty_file", "", {"bad.yaml", "empty"});
   // Keys and types.
   text_case("unknown_key", with_line("residual:", "residual: {inducing_count: 10, lenghtscale: 2}"),

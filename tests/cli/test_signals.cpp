@@ -88,7 +88,7 @@ INSTANTIATE_TEST_SUITE_P(Signals, KilledMidRun, ::testing::Values(SIGTERM, SIGIN
 TEST(KilledWhileWriting, LeavesTheOldFileOrACompleteNewOne) {
   if (!fs::exists(binary())) GTEST_SKIP() << "covertree-bench not built at " << binary();
   int caught_in_flight = 0;
-  constexpr int kAttempts = 4;
+  constexpr int kAttempts = 6;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     SCOPED_TRACE("attempt " + std::to_string(attempt));
     TempDir dir;
