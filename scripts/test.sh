@@ -21,3 +21,8 @@ done
 # (docs/gate.md). The gate itself is release-only: the debug build's times mean nothing.
 step "performance gate: CI scenarios (time checks advisory)"
 build/ci/covertree-bench gate --baseline configs/baselines/ci.json --time-advisory --quiet
+
+# Short fuzz runs (libFuzzer + ASan/UBSan, clang-14): the scenario parser, the NPY reader and
+# the telemetry reader, 20 s each. `scripts/fuzz.sh 60` is the longer run.
+step "fuzz: 20 s per harness"
+scripts/fuzz.sh 20
