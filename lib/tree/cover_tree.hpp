@@ -33,6 +33,12 @@ struct BuildOptions {
   // P x N distances at build (gold32k, P = 2048: ~1.1 CPU-s), P * M * 12 bytes (48 MiB).
   size_t pivot_count = 2048;      // P: the first P nodes in BFS order (the top nets), capped at N
   size_t pivot_list_size = 2048;  // M: nearest rows kept per pivot, capped at N
+  // Home-pivot clusters (residual only; see build_pivot_lists): every row joins its nearest
+  // pivot, rows are copied in cluster order, plus P x N quantized pivot distances. Shares the
+  // P x N pass with the lists; costs one more copy of the metric rows (128 MiB at gold size)
+  // and P x N bytes. Off by default: measured on gold32k, the cluster search (tree_knn.cpp)
+  // does not beat the pivot-list search.
+  bool clusters = false;
 };
 
 /// One level of the level-synchronous build (the lead maps these to "build batch" rows).
@@ -74,6 +80,24 @@ struct CoverTree {
   std::vector<double> pivot_dists;
   std::vector<double> pivot_outside;
 
+  // Home-pivot clusters ("list of clusters"; empty unless built). Every node j belongs to
+  // exactly one cluster: that of its HOME pivot h(j) = argmin over pivots of (d(p, j), p), a
+  // pivot being its own home. Cluster c (= pivot c) holds cluster positions
+  // [cluster_begin[c], cluster_begin[c + 1]), sorted by (d_home, node), so its pivot comes
+  // first. Per position: cluster_node (node id), cluster_home (d(h(j), j), the block kernel's
+  // bits); cluster_rows are the metric rows in cluster order, so a cluster's candidate range is
+  // contiguous in memory. Per cluster: min / max d_home and the smallest dataset id.
+  std::vector<int32_t> cluster_begin;  // P + 1 offsets
+  std::vector<int32_t> cluster_node;
+  std::vector<double> cluster_home;
+  std::vector<double> cluster_min, cluster_max;
+  std::vector<int64_t> cluster_min_id;
+  MetricData cluster_rows;
+  // d(pivot p, row at cluster position i) quantized: pivot_q8[p * N + i] = floor(255 d) (d in
+  // [0, 1]), so the search can bound every row through the pivots nearest the query with one
+  // byte per (pivot, row). P x N bytes (64 MiB at P = 2048, N = 32768).
+  std::vector<uint8_t> pivot_q8;
+
   // Build telemetry: one entry per level that had candidates, top level first.
   std::vector<BuildLevelStats> build_levels;
   double build_nets_ms = 0.0;    // nested-net construction (all levels)
@@ -97,7 +121,10 @@ CoverTree build_cover_tree(const MetricData& data, const BuildOptions& options);
 /// (Re)builds the pivot lists of `tree` with P = min(pivot_count, N), M = min(list_size, N):
 /// P x N distances in the query metric (block kernel), then the M nearest of each pivot.
 /// Deterministic for any thread count. Called by build_cover_tree for residual data.
-void build_pivot_lists(CoverTree& tree, size_t pivot_count, size_t list_size, int threads);
+/// With `clusters`, the same pass also assigns every row to its home pivot and lays out the
+/// home-pivot clusters (list_size may then be 0: clusters only).
+void build_pivot_lists(CoverTree& tree, size_t pivot_count, size_t list_size, int threads,
+                       bool clusters = false);
 
 /// The batch order as a permutation of rows (position -> row). Exposed for tests.
 std::vector<int32_t> batch_order_permutation(const MetricData& data, BatchOrder order);

@@ -42,6 +42,34 @@
 // directly: the pivot's list would hold too few of them to close the bound; so do queries with
 // id <= n / kPredFallbackDiv whose pivot search fails (instead of the dense phase).
 //
+// Cluster search (residual trees built with BuildOptions::clusters; a "list of clusters"):
+// every row j belongs to the cluster of its home pivot h(j) (its nearest pivot), with
+// a_j = d(h(j), j) known, members sorted by a_j and stored contiguously (cover_tree.hpp).
+//  1. d(q, p) for ALL P pivots, for the chunk of queries a task holds at once (distances_block:
+//     GEMM-shaped, each pivot row loaded once per chunk); every pivot is offered to the top-k.
+//  2. Clusters are visited by ascending d(q, p_c) (a counting sort into kClusterBuckets
+//     buckets of d: O(P); the order only affects speed). |d(q, p_c) - a_j| <= d(q, j), so only
+//     members with a_j in [dq - kth - slack, dq + kth + slack] can enter: the window is found
+//     by binary search and walked in tiles, its upper end re-cut as kth shrinks.
+//  3. Each tile is filtered through the `cluster_bound_pivots` pivots nearest q with the
+//     quantized d(p, j) bytes (the same triangle bound, widened by the quantization), and the
+//     survivors are evaluated on the cluster-ordered rows. Predecessor mode skips clusters whose
+//     min id >= q.id and evaluates only admissible members.
+// The scan is complete; a query still goes to the dense phase (cheaper per row: ~20 ns against
+// ~100 ns) when its evaluations pass `dense_fallback_evals`, or earlier, at checkpoints after
+// 256, 1024, 4096 ... member evaluations, when the rows that the two nearest pivots' byte bounds
+// still admit (a bound on the work left, counted over all rows) exceed `cluster_dense_rows`.
+// Counters: pivots and members evaluated are distance_evals; members cut by a bound are
+// pruned_by_parent (rows), non-predecessor members skipped unevaluated are
+// pruned_by_predecessor (rows; both also in subtrees_pruned); frontier_expanded counts clusters
+// scanned, frontier_levels the evaluated tiles (the pivot block is one).
+// Why it is not the default (measured on gold32k, P = 2048): the home-pivot bound alone prunes
+// little (median 12,300 evaluations per query: a row's nearest pivot is typically 0.5-0.8
+// away); with the bound pivots the median falls to ~360 member evaluations (+ 2048 pivots),
+// but ~1/3 of the queries still cannot prune (their k-th distance stays high), as with the
+// pivot-list search, and the 2048 pivot evaluations per query cost more than the list search
+// saves: ~1.1x brute against ~1.4x for the list search, back to back.
+//
 // Dense fallback: when the k-th distance stays near the top of the range (a few % of residual
 // gold queries, spec §9), no bound prunes and the tree evaluates most rows one at a time. Such
 // a query is abandoned after `dense_fallback_evals` evaluations and answered in a second phase
@@ -71,6 +99,9 @@ constexpr size_t kPredDirectDiv = 16;  // predecessor queries with id <= n / thi
 // A failed pivot search costs the dense phase ~n block-kernel distances (~20 ns each); a direct
 // scan of q.id predecessors costs ~q.id random-row distances (~60-100 ns): cheaper below n / 4.
 constexpr size_t kPredFallbackDiv = 4;
+constexpr size_t kClusterBuckets = 256;  // visiting-order buckets of d(q, pivot) in [0, 1]
+constexpr size_t kRangeTile = 64;        // cluster members per evaluation call
+constexpr size_t kFirstCheck = 256;      // member evaluations before the first work-left check
 
 // nanoflann point cloud over the pivots' coordinates (pivot p = node p = row p of tree.rows).
 struct PivotCloud {
@@ -115,6 +146,14 @@ struct Scratch {
   std::vector<size_t> cand;      // pivot candidates (k-d tree answer)
   std::vector<double> cand_d2;
   std::vector<int32_t> piv;  // the evaluated pivots, ascending
+  // Cluster search: d(query, pivot) for the task's chunk (chunk x P), its queries, the visit
+  // order of the clusters and its bucket counts.
+  std::vector<double> pd;
+  std::vector<QueryRow> chunk;
+  std::vector<int32_t> visit;
+  std::vector<uint16_t> bucket_of;
+  std::vector<uint32_t> bucket_start;
+  std::vector<uint8_t> blo, bspan, mask;  // bound pivots' byte windows; a tile's filter
   QueryCounters counters;
   double sink = 0.0;
 };
@@ -129,6 +168,9 @@ struct Params {
   double slack_abs;
   double slack_rel;
   size_t pivot_candidates;      // 0 = pivot-list search off
+  bool clusters;                // cluster search on
+  size_t cluster_dense_rows;    // cluster search: work-left bound that sends a query to dense
+  size_t bound_pivots;          // cluster search: pivots nearest q whose bytes bound each row
   size_t pred_direct;           // predecessor queries with id <= this evaluate all predecessors
   size_t pred_fallback_direct;  // ... and so do those failing the pivot search up to this id
 };
@@ -426,6 +468,174 @@ bool search_pivots(const CoverTree& tree, const PivotIndex& index, const QueryRo
   return false;
 }
 
+/// Rows (of all n) whose quantized distances to the first `nb` bound pivots all lie in their
+/// current byte windows: an upper bound on the rows the search can still evaluate.
+size_t bound_survivors(const CoverTree& tree, const int32_t* order, size_t nb, const Scratch& s) {
+  const size_t n = tree.cluster_rows.n;
+  size_t count = 0;
+  const uint8_t* q0 = tree.pivot_q8.data() + static_cast<size_t>(order[0]) * n;
+  const uint8_t lo0 = s.blo[0], span0 = s.bspan[0];
+  if (nb < 2) {
+    for (size_t j = 0; j < n; ++j) count += static_cast<uint8_t>(q0[j] - lo0) <= span0;
+    return count;
+  }
+  const uint8_t* q1 = tree.pivot_q8.data() + static_cast<size_t>(order[1]) * n;
+  const uint8_t lo1 = s.blo[1], span1 = s.bspan[1];
+  for (size_t j = 0; j < n; ++j)
+    count +=
+        (static_cast<uint8_t>(q0[j] - lo0) <= span0) & (static_cast<uint8_t>(q1[j] - lo1) <= span1);
+  return count;
+}
+
+/// The cluster search for one query (see the file comment); `dp` holds d(q, pivot p) for the
+/// P pivots. Returns false when the query must go to the dense phase.
+bool search_clusters(const CoverTree& tree, const QueryRow& q, const double* dp, const Params& pr,
+                     Scratch& s) {
+  const MetricData& crow = tree.cluster_rows;
+  QueryCounters& ct = s.counters;
+  TopK& topk = s.topk;
+  topk.reset(pr.k);
+  const bool pred = pr.predecessor;
+  const double slack = pr.slack_abs;  // residual: absolute (see the file comment)
+  const size_t P = tree.pivot_count, n = crow.n;
+  const int32_t* cb = tree.cluster_begin.data();
+  const double* home = tree.cluster_home.data();
+
+  // 1. Pivots (evaluated by the caller for the whole chunk), and their visiting order: a
+  // counting sort by bucket of d(q, p), ascending pivot id within a bucket.
+  size_t evals = P;
+  ct.add_block(P);
+  ++ct.frontier_levels;
+  std::fill(s.bucket_start.begin(), s.bucket_start.end(), 0u);
+  for (size_t p = 0; p < P; ++p) {
+    const int64_t id = tree.rows.ids[p];
+    if (!pred || id < q.id) {
+      if (offer(topk, dp[p], id)) ++ct.yields;
+    } else {
+      ++ct.predecessor_filtered;
+    }
+    const auto key = static_cast<uint16_t>(
+        std::clamp(dp[p] * static_cast<double>(kClusterBuckets), 0.0, kClusterBuckets - 1.0));
+    s.bucket_of[p] = key;
+    ++s.bucket_start[key + 1u];
+  }
+  for (size_t i = 0; i < kClusterBuckets; ++i) s.bucket_start[i + 1] += s.bucket_start[i];
+  int32_t* order = s.visit.data();
+  for (size_t p = 0; p < P; ++p) order[s.bucket_start[s.bucket_of[p]]++] = static_cast<int32_t>(p);
+
+  // Bound pivots: the (bucket-)nearest ones. For each, the byte window [lo, hi] that a row's
+  // quantized d(p, j) must fall in for |d(q, p) - d(p, j)| <= bar, widened by the quantization
+  // (q8 = floor(255 d) up to one unit of rounding: d in [(q8 - 1) / 255, (q8 + 2) / 255]).
+  const size_t nb = std::min(pr.bound_pivots, P);
+  double bar = -1.0;
+  const auto set_bar = [&]() {
+    const double nbar = topk.kth() + slack;
+    if (nbar == bar) return;
+    bar = nbar;
+    for (size_t t = 0; t < nb; ++t) {
+      const double dq = dp[order[t]];
+      const double lo = std::ceil((dq - bar) * 255.0) - 3.0;
+      const double hi = std::floor((dq + bar) * 255.0) + 2.0;
+      s.blo[t] = static_cast<uint8_t>(std::clamp(lo, 0.0, 255.0));
+      s.bspan[t] = static_cast<uint8_t>(std::clamp(hi, 0.0, 255.0) - std::clamp(lo, 0.0, 255.0));
+    }
+  };
+  set_bar();
+
+  // 2. Clusters by ascending d(q, pivot).
+  size_t next_check = P + kFirstCheck;
+  size_t dry_tiles = 0;
+  for (size_t v = 0; v < P; ++v) {
+    const auto c = static_cast<size_t>(order[v]);
+    const auto b = static_cast<size_t>(cb[c]) + 1, e = static_cast<size_t>(cb[c + 1]);
+    if (b >= e) continue;  // the pivot alone
+    if (pred && tree.cluster_min_id[c] >= q.id) {
+      ct.pruned_by_predecessor += e - b;
+      ct.subtrees_pruned += e - b;
+      continue;
+    }
+    const double dq = dp[c];
+    size_t i = static_cast<size_t>(std::lower_bound(home + b, home + e, dq - bar) - home);
+    size_t z = static_cast<size_t>(std::upper_bound(home + i, home + e, dq + bar) - home);
+    ct.pruned_by_parent += (i - b) + (e - z);
+    ct.subtrees_pruned += (i - b) + (e - z);
+    if (i >= z) continue;
+    ++ct.frontier_expanded;
+    while (i < z) {
+      const size_t t = std::min(z, i + kRangeTile), len = t - i;
+      // Filter the tile through the bound pivots (branch-free bytes: vectorises).
+      uint8_t* ok = s.mask.data();
+      std::fill_n(ok, len, uint8_t{1});
+      for (size_t bp = 0; bp < nb; ++bp) {
+        const uint8_t* q8 = tree.pivot_q8.data() + static_cast<size_t>(order[bp]) * n + i;
+        const uint8_t lo = s.blo[bp], span = s.bspan[bp];
+        for (size_t r = 0; r < len; ++r)
+          ok[r] &= static_cast<uint8_t>(static_cast<uint8_t>(q8[r] - lo) <= span);
+      }
+      size_t ns = 0, inadmissible = 0;
+      for (size_t r = 0; r < len; ++r) {
+        if (!ok[r]) continue;
+        if (pred && crow.ids[i + r] >= q.id) {
+          ++inadmissible;
+          continue;
+        }
+        s.tile[ns++] = static_cast<int32_t>(i + r);
+      }
+      ct.pruned_by_predecessor += inadmissible;
+      ct.pruned_by_parent += len - ns - inadmissible;
+      ct.subtrees_pruned += len - ns;
+      bool yielded = false;
+      if (ns > 0) {
+        const std::span<const int32_t> tile(s.tile.data(), ns);
+        distances_to_rows(crow, q, tile, s.tile_d.data());
+        waste_time(crow, q, tile, pr.slowdown, s);
+        evals += ns;
+        ct.add_block(ns);
+        ++ct.frontier_levels;
+        for (size_t r = 0; r < ns; ++r)
+          if (offer(topk, s.tile_d[r], crow.ids[static_cast<size_t>(s.tile[r])])) {
+            ++ct.yields;
+            yielded = true;
+          }
+      }
+      i = t;
+      if (evals > pr.dense_after) {
+        ct.distance_evals += evals;
+        return false;
+      }
+      // Checkpoints: rows the nearest pivots' bounds still admit bound the work left (kth only
+      // shrinks); a query with too many goes to the dense phase before wasting evaluations.
+      if (evals >= next_check && nb > 0 && pr.dense_after != std::numeric_limits<size_t>::max()) {
+        next_check = P + 4 * (next_check - P);
+        set_bar();
+        const size_t left = bound_survivors(tree, order, std::min<size_t>(nb, 2), s);
+        if (left > pr.cluster_dense_rows) {
+          ct.distance_evals += evals;
+          return false;
+        }
+      }
+      // APPROXIMATE budgets, as in search_one: only once k candidates are held.
+      if (topk.full() && ns > 0) {
+        dry_tiles = yielded ? 0 : dry_tiles + 1;
+        if ((pr.survivor_cap > 0 && evals >= pr.survivor_cap) ||
+            (pr.low_yield_stop > 0 && dry_tiles >= pr.low_yield_stop)) {
+          ++ct.caps_applied;
+          ct.distance_evals += evals;
+          return true;
+        }
+      }
+      // kth shrank: tighter bounds, and re-cut the upper end of the window.
+      set_bar();
+      const auto z2 = static_cast<size_t>(std::upper_bound(home + i, home + z, dq + bar) - home);
+      ct.pruned_by_parent += z - z2;
+      ct.subtrees_pruned += z - z2;
+      z = z2;
+    }
+  }
+  ct.distance_evals += evals;
+  return true;
+}
+
 /// Dense phase: `qidx` queries (indices into `queries`), kDenseQueries at a time, each block
 /// of rows loaded once for all of them.
 void dense_phase(const CoverTree& tree, std::span<const QueryRow> queries,
@@ -508,6 +718,10 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   const bool pivots = residual && options.use_pivot_lists && tree.pivot_count > 0 &&
                       tree.pivot_list_size > 0 && tree.rows.dim > 0 && options.pivot_candidates > 0;
   pr.pivot_candidates = pivots ? std::min(options.pivot_candidates, tree.pivot_count) : 0;
+  pr.clusters = residual && options.use_clusters && tree.pivot_count > 0 &&
+                tree.cluster_begin.size() == tree.pivot_count + 1;
+  pr.bound_pivots = options.cluster_bound_pivots;
+  pr.cluster_dense_rows = options.cluster_dense_rows > 0 ? options.cluster_dense_rows : n / 4;
   pr.pred_direct = n / kPredDirectDiv;
   pr.pred_fallback_direct = n / kPredFallbackDiv;
   const PivotCloud cloud{tree.rows.coords.data(), pivots ? tree.pivot_count : 0, tree.rows.dim};
@@ -515,7 +729,7 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
       static_cast<int>(std::max<size_t>(1, tree.rows.dim)), cloud,
       nanoflann::KDTreeSingleIndexAdaptorParams(16));  // builds itself; refers to `cloud`
 
-  size_t max_fanout = std::max(kListTile, pr.pivot_candidates);
+  size_t max_fanout = std::max({kListTile, kRangeTile, pr.pivot_candidates});
   for (size_t u = 0; u < n; ++u)
     max_fanout = std::max<size_t>(max_fanout, tree.child_end[u] - tree.child_begin[u]);
 
@@ -546,17 +760,40 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
     s.cand.resize(pr.pivot_candidates);
     s.cand_d2.resize(pr.pivot_candidates);
     s.piv.resize(pr.pivot_candidates);
+    s.waste.resize(max_fanout);
+    if (pr.clusters) {
+      s.pd.resize(kQueryChunk * tree.pivot_count);
+      s.chunk.resize(kQueryChunk);
+      s.visit.resize(tree.pivot_count);
+      s.blo.resize(pr.bound_pivots);
+      s.bspan.resize(pr.bound_pivots);
+      s.mask.resize(kRangeTile);
+      s.bucket_of.resize(tree.pivot_count);
+      s.bucket_start.resize(kClusterBuckets + 1);
+    }
   }
   parallel_for(tasks, threads, [&](size_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     const size_t lo = task * kQueryChunk, hi = std::min(queries.size(), lo + kQueryChunk);
+    const size_t P = tree.pivot_count;
+    if (pr.clusters) {  // d(query, pivot) for the whole chunk in one GEMM-shaped call
+      for (size_t i = lo; i < hi; ++i) s.chunk[i - lo] = queries[order[i]];
+      const std::span<const QueryRow> chunk(s.chunk.data(), hi - lo);
+      distances_block(tree.rows, chunk, 0, P, s.pd.data());
+      for (double extra = pr.slowdown - 1.0; extra > 0.0; extra -= 1.0) {
+        distances_block(tree.rows, chunk, 0, P, s.pd.data());
+        s.sink += s.pd[0];
+      }
+    }
     for (size_t i = lo; i < hi; ++i) {
       const size_t qi = order[i];
-      bool done = pivots ? search_pivots(tree, index, queries[qi], pr, s)
-                         : search_one(tree, queries[qi], pr, s);
+      bool done = pr.clusters
+                      ? search_clusters(tree, queries[qi], s.pd.data() + (i - lo) * P, pr, s)
+                  : pivots ? search_pivots(tree, index, queries[qi], pr, s)
+                           : search_one(tree, queries[qi], pr, s);
       // With the dense phase disabled, a pivot search that cannot close its bound is
       // finished by the tree search (exact, never abandoned then).
-      if (!done && pivots && pr.dense_after == std::numeric_limits<size_t>::max())
+      if (!done && !pr.clusters && pivots && pr.dense_after == std::numeric_limits<size_t>::max())
         done = search_one(tree, queries[qi], pr, s);
       if (done) {
         s.topk.write(out, qi);

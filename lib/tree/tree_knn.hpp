@@ -34,6 +34,16 @@ struct TreeQueryOptions {
   // Residual trees with pivot lists: answer by the pivot-list search (exact; see tree_knn.cpp)
   // instead of the best-first tree search. Ignored for Euclidean trees and trees without lists.
   bool use_pivot_lists = true;
+  // Residual trees with home-pivot clusters: answer by the cluster search (exact; see
+  // tree_knn.cpp). Takes precedence over use_pivot_lists when the tree has clusters.
+  bool use_clusters = true;
+  // Cluster search: every candidate row is also bounded through this many pivots nearest the
+  // query (quantized pivot-row distances, one byte each). 0 = the home-pivot bound only.
+  size_t cluster_bound_pivots = 8;
+  // Cluster search: at checkpoints (after 256, 1024, 4096 ... member evaluations), a query
+  // whose nearest two pivots' bounds still admit more than this many rows goes to the dense
+  // phase. 0 = automatic (n / 4).
+  size_t cluster_dense_rows = 0;
   // Pivots evaluated per query to pick the nearest one: the Euclidean-nearest by coordinates
   // (residual neighbours are spatially local, spec §9).
   size_t pivot_candidates = 8;

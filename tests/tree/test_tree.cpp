@@ -605,6 +605,223 @@ TEST(PivotLists, PrunesAndAgreesWithTreeSearch) {
   EXPECT_GT(cp.pruned_by_parent, 0u);
 }
 
+// Home-pivot clusters: every row in exactly one cluster, whose pivot is the row's nearest by
+// (distance, pivot id) with the kernel's distances; members sorted by their home distance; the
+// quantized pivot distances floor(255 d); the same clusters for any thread count.
+TEST(Clusters, HomesAreTheNearestPivots) {
+  for (Shape shape : {Shape::normal, Shape::duplicates}) {
+    const MetricData data = make_data(true, 120, 2, 41, shape);
+    for (size_t P : {size_t{1}, size_t{9}, size_t{120}, size_t{500}}) {
+      BuildOptions bo;
+      bo.pivot_count = P;
+      bo.pivot_list_size = P % 2 ? 0 : 5;  // clusters with and without lists
+      bo.clusters = true;
+      bo.threads = 2;
+      const CoverTree tree = build_cover_tree(data, bo);
+      ASSERT_TRUE(check_tree_invariants(tree).empty()) << join(check_tree_invariants(tree));
+      const size_t p = tree.pivot_count, n = data.n;
+      ASSERT_EQ(p, std::min(P, n));
+      ASSERT_EQ(tree.cluster_begin.size(), p + 1);
+      ASSERT_EQ(tree.pivot_q8.size(), p * n);
+      std::vector<int32_t> all(n);
+      for (size_t j = 0; j < n; ++j) all[j] = static_cast<int32_t>(j);
+      std::vector<double> d(p * n);  // d[c * n + node]
+      for (size_t c = 0; c < p; ++c)
+        distances_to_rows(tree.rows, query_row(tree.rows, c), all, d.data() + c * n);
+      for (size_t c = 0; c < p; ++c)
+        for (auto i = static_cast<size_t>(tree.cluster_begin[c]);
+             i < static_cast<size_t>(tree.cluster_begin[c + 1]); ++i) {
+          const auto j = static_cast<size_t>(tree.cluster_node[i]);
+          size_t best = j < p ? j : 0;  // a pivot is its own home
+          if (j >= p)
+            for (size_t x = 1; x < p; ++x)
+              if (d[x * n + j] < d[best * n + j]) best = x;
+          ASSERT_EQ(best, c) << "node " << j << " P " << P;
+          ASSERT_EQ(tree.cluster_home[i], j < p ? 0.0 : d[c * n + j]);  // same kernel bits
+          for (size_t x = 0; x < p; ++x)
+            ASSERT_EQ(tree.pivot_q8[x * n + i],
+                      static_cast<uint8_t>(std::floor(d[x * n + j] * 255)));
+          ASSERT_EQ(tree.cluster_rows.ids[i], tree.rows.ids[j]);
+        }
+      bo.threads = 1;
+      const CoverTree t1 = build_cover_tree(data, bo);
+      EXPECT_EQ(t1.cluster_node, tree.cluster_node);
+      EXPECT_EQ(t1.cluster_home, tree.cluster_home);
+      EXPECT_EQ(t1.pivot_q8, tree.pivot_q8);
+    }
+  }
+  // Off by default, and never for Euclidean trees.
+  EXPECT_TRUE(build_cover_tree(make_data(true, 50, 2, 1, Shape::normal), BuildOptions{})
+                  .cluster_begin.empty());
+  BuildOptions on;
+  on.clusters = true;
+  EXPECT_TRUE(
+      build_cover_tree(make_data(false, 50, 2, 1, Shape::normal), on).cluster_begin.empty());
+}
+
+TEST(Clusters, CheckerReportsBrokenClusters) {
+  BuildOptions bo;
+  bo.pivot_count = 6;
+  bo.clusters = true;
+  const CoverTree good = build_cover_tree(make_data(true, 80, 2, 3, Shape::normal), bo);
+  ASSERT_TRUE(check_tree_invariants(good).empty());
+  const auto reports = [](const CoverTree& t, const std::string& what) {
+    for (const std::string& e : check_tree_invariants(t))
+      if (e.find(what) != std::string::npos) return true;
+    return false;
+  };
+  // The largest cluster, so it has members beyond its pivot.
+  size_t c = 0;
+  for (size_t x = 1; x < good.pivot_count; ++x)
+    if (good.cluster_begin[x + 1] - good.cluster_begin[x] >
+        good.cluster_begin[c + 1] - good.cluster_begin[c])
+      c = x;
+  const auto b = static_cast<size_t>(good.cluster_begin[c]);
+  ASSERT_GE(good.cluster_begin[c + 1] - good.cluster_begin[c], 3);
+  {
+    CoverTree t = good;
+    std::swap(t.cluster_home[b + 1], t.cluster_home[b + 2]);
+    t.cluster_home[b + 1] += 0.5;
+    EXPECT_TRUE(reports(t, "not sorted"));
+    EXPECT_TRUE(reports(t, "d_home of node"));
+  }
+  {
+    CoverTree t = good;
+    t.cluster_node[b + 1] = t.cluster_node[b + 2];  // one node twice, another nowhere
+    EXPECT_TRUE(reports(t, "clusters"));
+  }
+  {
+    CoverTree t = good;
+    t.cluster_max[c] += 0.1;
+    EXPECT_TRUE(reports(t, "stale"));
+  }
+  {
+    CoverTree t = good;
+    t.cluster_home.pop_back();
+    EXPECT_TRUE(reports(t, "inconsistent sizes"));
+  }
+}
+
+// The cluster search on many small residual datasets (both kernels, duplicates, k from 1 to
+// more than n, predecessor on and off, few pivots so clusters are large, every row a pivot,
+// with and without the bound pivots and the dense phase): exact against brute force, with
+// results and counters independent of the thread count.
+TEST(Clusters, SearchMatchesBruteForce) {
+  const size_t sizes[] = {1, 2, 5, 40, 150};
+  uint64_t seed = 900;
+  int cases = 0;
+  uint64_t fallbacks = 0, pruned = 0, pred_pruned = 0;
+  for (size_t n : sizes)
+    for (Shape shape : {Shape::normal, Shape::grid, Shape::duplicates}) {
+      ++seed;
+      const MetricData data = make_data(true, n, 1 + seed % 3, seed, shape,
+                                        seed % 2 ? KernelType::matern52 : KernelType::rbf);
+      const std::vector<QueryRow> queries = tree_point_queries(data, 40);
+      for (size_t P : {size_t{1}, size_t{7}, n}) {
+        BuildOptions bo;
+        bo.pivot_count = P;
+        bo.pivot_list_size = 0;
+        bo.clusters = true;
+        bo.threads = 2;
+        const CoverTree tree = build_cover_tree(data, bo);
+        ASSERT_TRUE(check_tree_invariants(tree).empty()) << join(check_tree_invariants(tree));
+        for (size_t k : {size_t{1}, size_t{6}, n + 2})
+          for (bool pred : {false, true}) {
+            BruteForceOptions bf;
+            bf.k = k;
+            bf.predecessor = pred;
+            const KnnResult expected = brute_force_knn(data, queries, bf);
+            for (size_t dense : {size_t{0}, std::numeric_limits<size_t>::max()})
+              for (size_t nb : {size_t{0}, size_t{3}}) {
+                TreeQueryOptions to;
+                to.k = k;
+                to.predecessor = pred;
+                to.dense_fallback_evals = dense;
+                to.cluster_bound_pivots = nb;
+                to.threads = 1;
+                const std::string w = "n=" + std::to_string(n) + " seed=" + std::to_string(seed) +
+                                      " P=" + std::to_string(P) + " k=" + std::to_string(k) +
+                                      " pred=" + std::to_string(pred) +
+                                      " dense=" + std::to_string(dense) +
+                                      " nb=" + std::to_string(nb);
+                QueryCounters c1, c2;
+                const KnnResult r1 = tree_knn(tree, queries, to, &c1);
+                expect_same_answer(r1, expected, w);
+                to.threads = 2;
+                const KnnResult r2 = tree_knn(tree, queries, to, &c2);
+                ASSERT_EQ(r1.indices, r2.indices) << w;
+                ASSERT_EQ(r1.distances, r2.distances) << w;
+                ASSERT_EQ(c1, c2) << w;
+                ASSERT_EQ(c1.caps_applied, 0u);
+                ASSERT_EQ(c1.subtrees_pruned,
+                          c1.pruned_by_radius + c1.pruned_by_parent + c1.pruned_by_predecessor);
+                // Every pivot is evaluated for every query.
+                ASSERT_GE(c1.distance_evals, queries.size() * tree.pivot_count) << w;
+                if (dense == std::numeric_limits<size_t>::max()) {
+                  ASSERT_EQ(c1.dense_fallbacks, 0u) << w;
+                  // Each row is evaluated, pruned or skipped as a non-predecessor, once.
+                  ASSERT_EQ(c1.distance_evals + c1.pruned_by_parent + c1.pruned_by_predecessor,
+                            queries.size() * n)
+                      << w;
+                }
+                fallbacks += c1.dense_fallbacks;
+                pruned += c1.pruned_by_parent;
+                pred_pruned += c1.pruned_by_predecessor;
+                if (HasFatalFailure()) return;
+                ++cases;
+              }
+          }
+      }
+    }
+  EXPECT_GT(cases, 1000);
+  EXPECT_GT(fallbacks, 0u);    // the dense phase took part
+  EXPECT_GT(pruned, 0u);       // the bounds pruned
+  EXPECT_GT(pred_pruned, 0u);  // and so did the predecessor skips
+}
+
+// Both SIMD targets, a larger set, and agreement with the pivot-list search; the bound pivots
+// prune rows the home-pivot bound keeps.
+TEST(Clusters, PrunesOnEverySimdTargetAndAgreesWithListSearch) {
+  const MetricData data = make_data(true, 500, 3, 78, Shape::normal);
+  BuildOptions bo;
+  bo.pivot_count = 40;
+  bo.clusters = true;
+  const CoverTree tree = build_cover_tree(data, bo);
+  const auto queries = tree_point_queries(data, 60);
+  BruteForceOptions bf;
+  bf.k = 10;
+  for (int64_t target : available_simd_targets()) {
+    force_simd_target(target);
+    const KnnResult expected = brute_force_knn(data, queries, bf);
+    TreeQueryOptions to;
+    to.k = 10;
+    to.dense_fallback_evals = std::numeric_limits<size_t>::max();
+    QueryCounters cc, cl, c0;
+    const KnnResult rc = tree_knn(tree, queries, to, &cc);
+    expect_same_answer(rc, expected, simd_target_name());
+    to.cluster_bound_pivots = 0;
+    expect_same_answer(tree_knn(tree, queries, to, &c0), expected, simd_target_name());
+    to.use_clusters = false;
+    const KnnResult rl = tree_knn(tree, queries, to, &cl);
+    EXPECT_EQ(rc.indices, rl.indices);
+    EXPECT_EQ(rc.distances, rl.distances);
+    EXPECT_EQ(cl.frontier_expanded, queries.size());  // that was the list search
+    EXPECT_EQ(cc.dense_fallbacks, 0u);
+    EXPECT_LT(cc.distance_evals, queries.size() * data.n * 3 / 4);  // m is small here
+    EXPECT_LT(cc.distance_evals, c0.distance_evals);
+    // A tiny work-left threshold sends queries to the dense phase at a checkpoint: still exact.
+    to.use_clusters = true;
+    to.cluster_bound_pivots = 8;
+    to.dense_fallback_evals = 0;
+    to.cluster_dense_rows = 1;
+    QueryCounters cd;
+    expect_same_answer(tree_knn(tree, queries, to, &cd), expected, simd_target_name());
+    EXPECT_GT(cd.dense_fallbacks, 0u);
+    EXPECT_LT(cd.dense_fallbacks, queries.size());  // the first checkpoint comes after 256 rows
+  }
+  reset_simd_target();
+}
+
 TEST(TreeKnn, EmptyQueriesAndZeroK) {
   const MetricData data = make_data(false, 20, 2, 1, Shape::normal);
   const CoverTree tree = build_cover_tree(data, BuildOptions{});
