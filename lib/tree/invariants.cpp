@@ -2,9 +2,12 @@
 // scalar reference distance), so a build bug cannot hide behind its own bookkeeping.
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "metric/distance_kernels.hpp"
 #include "tree/cover_tree.hpp"
 
 namespace ctb {
@@ -89,23 +92,26 @@ std::vector<std::string> check_tree_invariants(const CoverTree& tree) {
   }
 
   // Metric: every descendant within its ancestor's radius and within its child-subtree's
-  // [parent_min, parent_max]. The scalar reference differs from the SIMD kernel only by
-  // rounding, but the residual metric amplifies it: rho carries an error eps ~ m * ulp / p
-  // (p ~ 1e-6..1e-9), and d = sqrt(1 - |rho|) turns that into ~eps/(2d) for large d and up to
-  // sqrt(eps) near 0 (exact duplicates come out at ~1e-5 instead of 0). So residual distances
-  // are compared both directly and in squared form (1 - |rho|), a violation needing both.
-  const bool residual = tree.rows.kind == MetricKind::residual;
-  const double tol_sq = residual ? 1e-8 : 0.0;
-  const auto tol = [&](double x) { return 1e-9 + 1e-12 * std::fabs(x); };
-  const auto above = [&](double d, double bound) {  // d > bound beyond rounding
-    return d > bound + tol(d) && (!residual || d * d > bound * bound + tol_sq);
+  // [parent_min, parent_max]. Distances are recomputed with the search's own kernel: the
+  // bounds must hold for the distances the search will compare (a scalar recomputation differs
+  // by rounding that the residual metric amplifies to ~1e-6 at p ~ 1e-7, which would report
+  // false problems). The kernel gives each pair the same bits whichever entry point computes
+  // it, so only a last-ulp allowance is needed.
+  const auto kernel_distance = [&](const QueryRow& q, size_t row) {
+    const int32_t r = static_cast<int32_t>(row);
+    double d = 0;
+    distances_to_rows(tree.rows, q, std::span<const int32_t>(&r, 1), &d);
+    return d;
+  };
+  const auto above = [&](double d, double bound) {  // d > bound beyond the last ulp
+    return d > bound + 1e-12 + 4 * std::numeric_limits<double>::epsilon() * std::fabs(bound);
   };
   std::vector<int32_t> sub;
   for (size_t u = 0; u < n; ++u) {
     const QueryRow q = query_row(tree.rows, u);
     for (int32_t c = tree.child_begin[u]; c < tree.child_end[u]; ++c) {
       const auto cu = static_cast<size_t>(c);
-      const double dc = distance_scalar(tree.rows, q, cu);
+      const double dc = kernel_distance(q, cu);
       if (above(dc, tree.parent_dist[cu]) || above(tree.parent_dist[cu], dc))
         fail("parent_dist of node " + s(c) + " is " + s(tree.parent_dist[cu]) + ", recomputed " +
              s(dc));
@@ -113,7 +119,7 @@ std::vector<std::string> check_tree_invariants(const CoverTree& tree) {
       while (!sub.empty()) {
         const auto j = static_cast<size_t>(sub.back());
         sub.pop_back();
-        const double d = distance_scalar(tree.rows, q, j);
+        const double d = kernel_distance(q, j);
         if (above(d, tree.radius[u]))
           fail("node " + s(j) + " at distance " + s(d) + " from ancestor " + s(u) +
                " exceeds its radius " + s(tree.radius[u]));
@@ -203,7 +209,7 @@ std::vector<std::string> check_tree_invariants(const CoverTree& tree) {
         if (i > b && (tree.cluster_home[i - 1] > h ||
                       (tree.cluster_home[i - 1] == h && tree.cluster_node[i - 1] > node)))
           fail("cluster " + s(c) + " is not sorted at position " + s(i));
-        const double d = distance_scalar(tree.rows, q, j);
+        const double d = kernel_distance(q, j);
         if (above(d, h) || above(h, d))
           fail("d_home of node " + s(j) + " is " + s(h) + ", recomputed " + s(d));
       }
