@@ -24,5 +24,5 @@ if ((${#missing[@]})); then
 fi
 
 cmake --preset release >/dev/null
-cmake --build --preset release
+cmake --build --preset release --target covertree-bench
 echo "setup: built build/release/covertree-bench" >&2
