@@ -258,7 +258,8 @@ json parse_json(const std::string& text, const std::string& source) {
   };
   try {
     return json::parse(text, callback, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error for syntax, out_of_range (406) for a number too large for a double.
     std::string what = e.what();
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix; the rest names line/column.
     if (const size_t close = what.find("] "); what.starts_with("[json.") && close != what.npos) {

@@ -326,6 +326,11 @@ std::vector<BadCase> bad_cases() {
        "{\"name\": \"bad\", \"metric\": ",
        {"invalid JSON", "line 1"}},
       {"malformed json", "bad.json", "{\"name\": \"bad\",, }", {"invalid JSON"}},
+      // Found by fuzz_scenario: nlohmann throws out_of_range (not parse_error) here.
+      {"json number beyond double",
+       "bad.json",
+       " 22e222222222222222222",
+       {"invalid JSON", "overflow"}},
       {"empty file", "bad.yaml", "", {"expected a mapping"}},
       {"top level list", "bad.yaml", "- name: bad\n", {"expected a mapping", "a list"}},
       {"two yaml documents", "bad.yaml", y + "---\n" + y, {"more than one YAML document"}},
