@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (tests/fuzz/, clang-14 from Debian) and runs each for a
 # bounded time: the scenario parser, the NPY reader and the telemetry line reader.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     (default 60 s each; targets: scenario npy telemetry)
+#   scripts/fuzz.sh [--seed S --runs R] [SECONDS] [TARGET...]
+#     (default 60 s each; targets: scenario npy telemetry)
 # Each fuzzer starts from the seed corpus in tests/fuzz/corpus/<target> (never modified) and
 # works in build/fuzz/corpus/<target>. Exit status is non-zero when any fuzzer found a crash,
 # a leak, a sanitizer report, a timeout (> 10 s on one input) or excess memory; the input that
@@ -9,6 +10,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# --seed S --runs R: a reproducible run (libFuzzer's -seed and -runs), as the test command uses,
+# so a submission's fuzz step gives the same verdict on every machine.
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seed) extra+=("-seed=${2:?--seed needs a value}"); shift 2 ;;
+    --runs) extra+=("-runs=${2:?--runs needs a value}"); shift 2 ;;
+    *) break ;;
+  esac
+done
 seconds=${1:-60}
 shift || true
 targets=("$@")
@@ -39,7 +50,7 @@ for t in "${targets[@]}"; do
   # The outer timeout catches a fuzzer that wedges itself (libFuzzer's own -timeout handler can
   # deadlock when the hang is inside malloc, as yaml-cpp's LoadAll loop was).
   if ! timeout --kill-after=10 $((seconds + 120)) "$bin" "$work" "tests/fuzz/corpus/$t" \
-      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+      -max_total_time="$seconds" ${extra[@]+"${extra[@]}"} -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
       -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" \
       >"$build/fuzz_$t.log" 2>&1; then
     status=1
