@@ -15,6 +15,7 @@ struct KnnArgs {
   KnnJob job;
   std::string metric = "residual";
   std::string kernel = "rbf";
+  std::string build_strategy = "euclidean-hybrid";
   std::string out_indices;
   std::string out_distances;
   bool all_predecessors = false;
@@ -79,6 +80,11 @@ CommandRunner add_knn_command(CLI::App& app) {
   auto* queries = cmd->add_option("--queries", args->job.queries_path,
                                   "Only these queries: int64 NPY of dataset indices");
   predecessors->excludes(queries);
+  cmd->add_option("--build-strategy", args->build_strategy,
+                  "Tree build: euclidean-hybrid (fast build) or pure-residual (slower build, "
+                  "fewer distance evaluations per query)")
+      ->check(CLI::IsMember({"euclidean-hybrid", "pure-residual"}))
+      ->capture_default_str();
   cmd->add_option("--threads,-t", args->job.threads, "Worker threads (default: all cores)")
       ->check(CLI::Range(1, 4096));
   cmd->add_flag("--quiet,-q", args->quiet, "Print no summary");
@@ -89,6 +95,8 @@ CommandRunner add_knn_command(CLI::App& app) {
     require_writable_output(args->out_distances, "--out-distances");
     job.metric = args->metric == "euclidean" ? MetricKind::euclidean : MetricKind::residual;
     job.kernel.type = args->kernel == "matern52" ? KernelType::matern52 : KernelType::rbf;
+    job.build_strategy = args->build_strategy == "pure-residual" ? BuildStrategy::pure_residual
+                                                                 : BuildStrategy::euclidean_hybrid;
     job.inducing_count_given = inducing->count() > 0;
     if (job.metric == MetricKind::euclidean &&
         (job.inducing_count_given || !job.v_matrix_path.empty())) {

@@ -181,6 +181,7 @@ KnnJobResult run_knn_job(const KnnJob& job) {
   std::vector<BuildBatch> batches;
   int64_t depth = 0;
   BuildSpec build;
+  build.strategy = job.build_strategy;
   const TreeEnginePtr tree = build_tree_engine(data, build, threads, &batches, &depth);
   result.build_seconds = seconds_since(t0);
 

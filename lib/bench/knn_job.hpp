@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/build_strategy.hpp"
 #include "metric/metric.hpp"
 #include "search/counters.hpp"
 #include "search/knn.hpp"
@@ -26,6 +27,7 @@ struct KnnJob {
   std::string p_diag_path;     // residual: user's own p (n)
   KnnQueryMode mode = KnnQueryMode::all_points;
   std::string queries_path;  // mode listed: int64 dataset indices
+  BuildStrategy build_strategy = BuildStrategy::euclidean_hybrid;  // how the tree is built
   size_t k = 1;
   int threads = 0;       // 0 = all cores
   bool progress = true;  // status line on a terminal
