@@ -55,16 +55,19 @@ TEST(ReferenceParity, GoldWhenSharedReferenceIsPresent) {
 #ifndef NDEBUG
   GTEST_SKIP() << "gold32k parity runs in release builds only (too slow under sanitizers)";
 #endif
-  RunOptions options;
-  options.engine = Engine::tree;
-  options.repeat = 1;
-  options.warmup = 0;
-  options.progress = false;
-  const RunResult run = run_scenario(load_scenario("gold32k"), options);
-  const audit::KnnComparison c =
-      audit::compare_knn(run.answer, load_reference(dir), audit::kCrossImplementationTolerance);
-  EXPECT_TRUE(c.exact()) << c.first_problem;
-  EXPECT_LE(c.max_distance_error, 1e-6);
+  const KnnResult reference = load_reference(dir);
+  for (const Engine engine : {Engine::brute, Engine::tree}) {
+    RunOptions options;
+    options.engine = engine;
+    options.repeat = 1;
+    options.warmup = 0;
+    options.progress = false;
+    const RunResult run = run_scenario(load_scenario("gold32k"), options);
+    const audit::KnnComparison c =
+        audit::compare_knn(run.answer, reference, audit::kCrossImplementationTolerance);
+    EXPECT_TRUE(c.exact()) << to_string(engine) << ": " << c.first_problem;
+    EXPECT_LE(c.max_distance_error, 1e-6) << to_string(engine);
+  }
 }
 
 }  // namespace
