@@ -6,6 +6,7 @@
 #include "audit/checks.hpp"
 #include "audit/compare.hpp"
 #include "bench/progress.hpp"
+#include "bench/runner.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "fmt/format.h"
@@ -17,28 +18,6 @@ namespace {
 
 Check make(std::string name, bool ok, std::string detail) {
   return Check{std::move(name), ok ? Verdict::pass : Verdict::fail, std::move(detail)};
-}
-
-// The same query rows `run` builds: dataset rows for index queries, bare coordinates for fresh
-// Euclidean query points.
-std::vector<QueryRow> query_rows(const MetricData& data, const Dataset& dataset) {
-  std::vector<QueryRow> rows;
-  if (!dataset.query_ids.empty()) {
-    rows.reserve(dataset.query_ids.size());
-    for (const int64_t id : dataset.query_ids) {
-      rows.push_back(query_row(data, static_cast<size_t>(id)));
-    }
-    return rows;
-  }
-  const size_t nq = dataset.n_queries();
-  rows.reserve(nq);
-  for (size_t i = 0; i < nq; ++i) {
-    QueryRow q;
-    q.coords = dataset.query_points.data() + i * dataset.dim;
-    q.id = -1;
-    rows.push_back(q);
-  }
-  return rows;
 }
 
 void add_exactness_checks(const KnnResult& tree, const KnnResult& brute, size_t n_points,
@@ -166,7 +145,7 @@ AuditReport run_audit(const Scenario& scenario_in, const AuditOptions& options) 
   } else {
     data = make_euclidean(dataset.points, dataset.dim);
   }
-  const std::vector<QueryRow> queries = query_rows(data, dataset);
+  const std::vector<QueryRow> queries = make_query_rows(data, dataset);
 
   // The tree: built and queried through the tree module's API (what `run` times), once as
   // `run` does and once with the dense fallback off.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <nanoflann.hpp>
+#include <string_view>
 #include <unordered_set>
 
 #include "bench/progress.hpp"
@@ -66,6 +67,8 @@ KnnResult nanoflann_knn(const KdTree& index, std::span<const QueryRow> queries, 
   return out;
 }
 
+}  // namespace
+
 std::vector<QueryRow> make_query_rows(const MetricData& data, const Dataset& dataset) {
   std::vector<QueryRow> rows;
   if (!dataset.query_ids.empty()) {
@@ -84,8 +87,6 @@ std::vector<QueryRow> make_query_rows(const MetricData& data, const Dataset& dat
   }
   return rows;
 }
-
-}  // namespace
 
 const char* to_string(Engine engine) { return engine == Engine::tree ? "tree" : "brute"; }
 
@@ -277,21 +278,11 @@ nlohmann::json summary_json(const RunResult& r) {
     if (!r.pass_counters.empty()) {
       const QueryCounters& c = r.pass_counters.back();
       const double nq = static_cast<double>(std::max<uint64_t>(1, c.queries));
-      auto put = [&](const char* name, uint64_t v) {
+      c.for_each_scalar([&](const char* name, uint64_t v) {
+        if (std::string_view(name) == "queries") return;
         j[name] = v;
         j[std::string(name) + "_per_query"] = static_cast<double>(v) / nq;
-      };
-      put("distance_evals", c.distance_evals);
-      put("frontier_levels", c.frontier_levels);
-      put("frontier_expanded", c.frontier_expanded);
-      put("pruned_by_radius", c.pruned_by_radius);
-      put("pruned_by_parent", c.pruned_by_parent);
-      put("pruned_by_predecessor", c.pruned_by_predecessor);
-      put("subtrees_pruned", c.subtrees_pruned);
-      put("predecessor_filtered", c.predecessor_filtered);
-      put("yields", c.yields);
-      put("caps_applied", c.caps_applied);
-      put("dense_fallbacks", c.dense_fallbacks);
+      });
       j["block_sizes"] = c.block_sizes;
     }
   }

@@ -97,6 +97,10 @@ std::string summary_text(const RunResult& result);
 /// JSONL file at `path`, atomically.
 void append_run_telemetry(const RunResult& result, const std::string& path);
 
+/// The scenario's queries as the kernels see them: dataset rows of `data` for residual (and
+/// "all") queries, fresh coordinates (id -1) for generated Euclidean queries.
+std::vector<QueryRow> make_query_rows(const MetricData& data, const Dataset& dataset);
+
 /// Fraction of `got`'s neighbour ids (ignoring -1 padding) found in the same row of `truth`.
 double recall_at_k(const KnnResult& got, const KnnResult& truth);
 

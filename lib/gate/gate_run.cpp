@@ -32,19 +32,8 @@ Measurement measurement_from(const RunResult& r) {
   if (!r.pass_counters.empty()) {
     // Counters of the last pass (all passes agree when counters_stable).
     const QueryCounters& c = r.pass_counters.back();
-    auto put = [&](const char* name, uint64_t v) { m.counters[name] = static_cast<int64_t>(v); };
-    put("queries", c.queries);
-    put("distance_evals", c.distance_evals);
-    put("frontier_levels", c.frontier_levels);
-    put("frontier_expanded", c.frontier_expanded);
-    put("pruned_by_radius", c.pruned_by_radius);
-    put("pruned_by_parent", c.pruned_by_parent);
-    put("pruned_by_predecessor", c.pruned_by_predecessor);
-    put("subtrees_pruned", c.subtrees_pruned);
-    put("predecessor_filtered", c.predecessor_filtered);
-    put("yields", c.yields);
-    put("caps_applied", c.caps_applied);
-    put("dense_fallbacks", c.dense_fallbacks);
+    c.for_each_scalar(
+        [&](const char* name, uint64_t v) { m.counters[name] = static_cast<int64_t>(v); });
   }
   m.counters["tree_depth"] = r.tree_depth;
   m.counters["k"] = static_cast<int64_t>(r.scenario.k);

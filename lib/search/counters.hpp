@@ -30,6 +30,24 @@ struct QueryCounters {
     ++block_sizes[static_cast<size_t>(bin)];
   }
 
+  /// Calls fn(name, value) for every scalar counter, in one fixed order: the one list every
+  /// report (summary JSON, telemetry, gate) walks, so a new counter appears in all of them.
+  template <class Fn>
+  void for_each_scalar(Fn&& fn) const {
+    fn("queries", queries);
+    fn("distance_evals", distance_evals);
+    fn("frontier_levels", frontier_levels);
+    fn("frontier_expanded", frontier_expanded);
+    fn("pruned_by_radius", pruned_by_radius);
+    fn("pruned_by_parent", pruned_by_parent);
+    fn("pruned_by_predecessor", pruned_by_predecessor);
+    fn("subtrees_pruned", subtrees_pruned);
+    fn("predecessor_filtered", predecessor_filtered);
+    fn("yields", yields);
+    fn("caps_applied", caps_applied);
+    fn("dense_fallbacks", dense_fallbacks);
+  }
+
   QueryCounters& operator+=(const QueryCounters& o) {
     queries += o.queries;
     distance_evals += o.distance_evals;

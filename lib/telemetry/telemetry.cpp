@@ -158,18 +158,7 @@ json make_query_pass_row(const RunInfo& info, const QueryPassStats& q, const std
   // A zero-time pass gives qps = Infinity, written as the bare token like the reference does.
   row["qps"] = static_cast<double>(c.queries) * 1e3 / q.query_ms;
   row["k"] = info.k;
-  row["queries"] = c.queries;
-  row["distance_evals"] = c.distance_evals;
-  row["frontier_levels"] = c.frontier_levels;
-  row["frontier_expanded"] = c.frontier_expanded;
-  row["pruned_by_radius"] = c.pruned_by_radius;
-  row["pruned_by_parent"] = c.pruned_by_parent;
-  row["pruned_by_predecessor"] = c.pruned_by_predecessor;
-  row["subtrees_pruned"] = c.subtrees_pruned;
-  row["predecessor_filtered"] = c.predecessor_filtered;
-  row["yields"] = c.yields;
-  row["caps_applied"] = c.caps_applied;
-  row["dense_fallbacks"] = c.dense_fallbacks;
+  c.for_each_scalar([&](const char* name, uint64_t v) { row[name] = v; });
   json hist = json::array();
   uint64_t blocks = 0;
   for (uint64_t n : c.block_sizes) {

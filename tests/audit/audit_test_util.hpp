@@ -7,29 +7,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/temp_dir.hpp"
 #include "search/knn.hpp"
 
 namespace ctb::audit_test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("ctb_audit_test_" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = ctb::test_support::TempDir;
 
 /// One query row per initializer list of (id, distance) pairs; all rows must have length k.
 inline KnnResult answer(std::initializer_list<std::vector<std::pair<int64_t, double>>> rows) {

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "common/temp_dir.hpp"
+
 namespace ctb::cli_test {
 
 inline std::string binary() { return std::string(CTB_BINARY_DIR) + "/covertree-bench"; }
@@ -148,38 +150,7 @@ inline ProcResult run_cli(const std::vector<std::string>& args, double timeout_s
   return child.wait(timeout_s);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("ctb_cli_test_" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path write(const std::string& name, const std::string& text) const {
-    const std::filesystem::path p = path_ / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-  /// Names of the directory's entries (to look for leftover temp files).
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(path_)) {
-      names.push_back(e.path().filename().string());
-    }
-    return names;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = ctb::test_support::TempDir;
 
 inline std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
