@@ -6,7 +6,6 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
-#include <nanoflann.hpp>
 #include <string_view>
 #include <unordered_set>
 
@@ -19,6 +18,7 @@
 #include "fmt/format.h"
 #include "metric/distance_kernels.hpp"
 #include "search/brute_force.hpp"
+#include "tree/coord_kdtree.hpp"
 
 namespace ctb {
 namespace {
@@ -29,24 +29,8 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Point cloud adaptor for nanoflann over our row-major coordinates.
-struct CoordCloud {
-  const double* coords;
-  size_t n;
-  size_t dim;
-  size_t kdtree_get_point_count() const { return n; }
-  double kdtree_get_pt(size_t i, size_t d) const { return coords[i * dim + d]; }
-  template <class Bbox>
-  bool kdtree_get_bbox(Bbox&) const {
-    return false;
-  }
-};
-
-using KdTree = nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, CoordCloud>,
-                                                   CoordCloud, -1, size_t>;
-
 // The nanoflann peer: same points, same queries, same k; exact Euclidean k-NN.
-KnnResult nanoflann_knn(const KdTree& index, std::span<const QueryRow> queries, size_t k,
+KnnResult nanoflann_knn(const CoordKdTree& index, std::span<const QueryRow> queries, size_t k,
                         int threads) {
   KnnResult out;
   out.resize(queries.size(), k);
@@ -226,7 +210,8 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
     progress.status(fmt::format("{}: nanoflann", scenario.name));
     const CoordCloud cloud{data.coords.data(), data.n, data.dim};
     t0 = Clock::now();
-    KdTree index(static_cast<int>(data.dim), cloud, nanoflann::KDTreeSingleIndexAdaptorParams(10));
+    CoordKdTree index(static_cast<int>(data.dim), cloud,
+                      nanoflann::KDTreeSingleIndexAdaptorParams(10));
     result.nanoflann_build_seconds = seconds_since(t0);
     std::vector<double> times;
     KnnResult theirs;

@@ -80,12 +80,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <nanoflann.hpp>
 #include <numeric>
 #include <vector>
 
 #include "core/parallel.hpp"
 #include "metric/distance_kernels.hpp"
+#include "tree/coord_kdtree.hpp"
 
 namespace ctb {
 namespace {
@@ -102,22 +102,6 @@ constexpr size_t kPredFallbackDiv = 4;
 constexpr size_t kClusterBuckets = 256;  // visiting-order buckets of d(q, pivot) in [0, 1]
 constexpr size_t kRangeTile = 64;        // cluster members per evaluation call
 constexpr size_t kFirstCheck = 256;      // member evaluations before the first work-left check
-
-// nanoflann point cloud over the pivots' coordinates (pivot p = node p = row p of tree.rows).
-struct PivotCloud {
-  const double* coords;
-  size_t n;
-  size_t dim;
-  size_t kdtree_get_point_count() const { return n; }
-  double kdtree_get_pt(size_t i, size_t d) const { return coords[i * dim + d]; }
-  template <class Bbox>
-  bool kdtree_get_bbox(Bbox&) const {
-    return false;
-  }
-};
-using PivotIndex =
-    nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, PivotCloud>,
-                                        PivotCloud, -1, size_t>;
 
 // Keeps the repeated (discarded) distance work of inject_slowdown observable.
 volatile double g_slowdown_sink = 0.0;
@@ -341,7 +325,7 @@ void scan_predecessors(const CoverTree& tree, const QueryRow& q, const Params& p
 
 /// The pivot-list search for one query (see the file comment). Returns false when the query
 /// must go to the dense phase; counters are updated either way.
-bool search_pivots(const CoverTree& tree, const PivotIndex& index, const QueryRow& q,
+bool search_pivots(const CoverTree& tree, const CoordKdTree& index, const QueryRow& q,
                    const Params& pr, Scratch& s) {
   const MetricData& rows = tree.rows;
   QueryCounters& ct = s.counters;
@@ -724,8 +708,8 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   pr.cluster_dense_rows = options.cluster_dense_rows > 0 ? options.cluster_dense_rows : n / 4;
   pr.pred_direct = n / kPredDirectDiv;
   pr.pred_fallback_direct = n / kPredFallbackDiv;
-  const PivotCloud cloud{tree.rows.coords.data(), pivots ? tree.pivot_count : 0, tree.rows.dim};
-  PivotIndex index(
+  const CoordCloud cloud{tree.rows.coords.data(), pivots ? tree.pivot_count : 0, tree.rows.dim};
+  CoordKdTree index(
       static_cast<int>(std::max<size_t>(1, tree.rows.dim)), cloud,
       nanoflann::KDTreeSingleIndexAdaptorParams(16));  // builds itself; refers to `cloud`
 
