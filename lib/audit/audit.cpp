@@ -151,15 +151,14 @@ AuditReport run_audit(const Scenario& scenario_in, const AuditOptions& options) 
   // `run` does and once with the dense fallback off.
   progress.status(fmt::format("{}: building and querying the tree", scenario.name));
   TreeBuildParams build;
-  build.pure_residual = scenario.build.strategy == BuildStrategy::pure_residual;
-  build.hilbert_order = scenario.build.batch_order == BatchOrder::hilbert;
-  build.batch_size = scenario.build.batch_size;
+  build.spec = scenario.build;
   build.threads = threads;
   TreeQueryParams knobs;
   knobs.k = scenario.k;
   knobs.predecessor = scenario.query.predecessor;
   knobs.survivor_cap = scenario.query.survivor_cap;
   knobs.low_yield_stop = scenario.query.low_yield_stop;
+  knobs.dense_fallback_evals = scenario.query.dense_fallback_evals;
   TreeRun tree = run_tree(data, build, queries, knobs);
   const KnnResult& tree_answer = tree.answer;
 

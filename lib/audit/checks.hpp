@@ -9,6 +9,7 @@
 
 #include "audit/audit.hpp"
 #include "metric/metric.hpp"
+#include "scenario/scenario.hpp"
 #include "search/knn.hpp"
 
 namespace ctb {
@@ -19,17 +20,16 @@ namespace ctb::audit {
 
 /// How the tree is built, as plain values (the scenario's BuildSpec, without the schema).
 struct TreeBuildParams {
-  bool pure_residual = false;
-  bool hilbert_order = false;
-  size_t batch_size = 512;
+  BuildSpec spec;  // the scenario's build section, as `run` uses it
   int threads = 1;
 };
 
 struct TreeQueryParams {
   size_t k = 1;
   bool predecessor = false;
-  size_t survivor_cap = 0;    // APPROXIMATE when > 0
-  size_t low_yield_stop = 0;  // APPROXIMATE when > 0
+  size_t survivor_cap = 0;          // APPROXIMATE when > 0
+  size_t low_yield_stop = 0;        // APPROXIMATE when > 0
+  size_t dense_fallback_evals = 0;  // 0 = automatic, as `run`
 };
 
 struct TreeRun {

@@ -248,10 +248,11 @@ std::vector<Check> check_tree(const CoverTree& t, int threads) {
 TreeRun run_tree(const MetricData& data, const TreeBuildParams& params,
                  std::span<const QueryRow> queries, const TreeQueryParams& query) {
   BuildOptions options;
-  options.strategy =
-      params.pure_residual ? BuildStrategy::pure_residual : BuildStrategy::euclidean_hybrid;
-  options.batch_order = params.hilbert_order ? BatchOrder::hilbert : BatchOrder::natural;
-  options.batch_size = params.batch_size;
+  options.strategy = params.spec.strategy;
+  options.batch_order = params.spec.batch_order;
+  options.batch_size = params.spec.batch_size;
+  options.pivot_count = params.spec.pivots;
+  options.pivot_list_size = params.spec.pivot_list;
   options.threads = params.threads;
   const CoverTree tree = build_cover_tree(data, options);
 
@@ -263,6 +264,7 @@ TreeRun run_tree(const MetricData& data, const TreeBuildParams& params,
   knobs.threads = params.threads;
   knobs.survivor_cap = query.survivor_cap;
   knobs.low_yield_stop = query.low_yield_stop;
+  knobs.dense_fallback_evals = query.dense_fallback_evals;
   run.answer = tree_knn(tree, queries, knobs);
   // The dense fallback answers hard queries by a scan; without it every answer is the tree's.
   knobs.dense_fallback_evals = std::numeric_limits<size_t>::max();

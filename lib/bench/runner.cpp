@@ -167,6 +167,7 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
   knobs.survivor_cap = scenario.query.survivor_cap;
   knobs.low_yield_stop = scenario.query.low_yield_stop;
   knobs.inject_slowdown = options.inject_slowdown;
+  knobs.dense_fallback_evals = scenario.query.dense_fallback_evals;
   BruteForceOptions brute_options;
   brute_options.k = k;
   brute_options.predecessor = predecessor;

@@ -33,6 +33,8 @@ TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, 
   options.strategy = build.strategy;
   options.batch_order = build.batch_order;
   options.batch_size = build.batch_size;
+  options.pivot_count = build.pivots;
+  options.pivot_list_size = build.pivot_list;
   options.threads = threads;
   const int64_t rss_before = rss_bytes_now();
   TreeEnginePtr engine(new TreeEngine{build_cover_tree(data, options)});
@@ -71,6 +73,7 @@ KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> 
   options.survivor_cap = knobs.survivor_cap;
   options.low_yield_stop = knobs.low_yield_stop;
   options.inject_slowdown = knobs.inject_slowdown;
+  options.dense_fallback_evals = knobs.dense_fallback_evals;
   return tree_knn(engine.tree, queries, options, counters);
 }
 

@@ -31,6 +31,7 @@ struct TreeQueryKnobs {
   size_t survivor_cap = 0;    // APPROXIMATE when > 0
   size_t low_yield_stop = 0;  // APPROXIMATE when > 0
   double inject_slowdown = 1.0;
+  size_t dense_fallback_evals = 0;  // 0 = automatic
 };
 
 /// Exact k-NN (unless an approximate knob is on) of `queries` on the built tree.

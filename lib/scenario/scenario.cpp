@@ -343,7 +343,7 @@ class Validator {
 
   void build(const json& v, Scenario& s) const {
     expect_object(v, "build");
-    check_keys(v, "build", {"strategy", "batch_size", "batch_order"});
+    check_keys(v, "build", {"strategy", "batch_size", "batch_order", "pivots", "pivot_list"});
     if (v.contains("strategy")) {
       s.build.strategy = choice(v["strategy"], "build.strategy",
                                 {"euclidean-hybrid", "pure-residual"}) == "euclidean-hybrid"
@@ -362,11 +362,18 @@ class Validator {
               ? BatchOrder::natural
               : BatchOrder::hilbert;
     }
+    if (v.contains("pivots")) {
+      s.build.pivots = uint_in(v["pivots"], "build.pivots", 0, kMaxCount);
+    }
+    if (v.contains("pivot_list")) {
+      s.build.pivot_list = uint_in(v["pivot_list"], "build.pivot_list", 1, kMaxCount);
+    }
   }
 
   void query(const json& v, Scenario& s) const {
     expect_object(v, "query");
-    check_keys(v, "query", {"predecessor", "survivor_cap", "low_yield_stop"});
+    check_keys(v, "query",
+               {"predecessor", "survivor_cap", "low_yield_stop", "dense_fallback_evals"});
     if (v.contains("predecessor")) {
       s.query.predecessor = boolean(v["predecessor"], "query.predecessor");
       // Predecessor filtering compares dataset indices, which fresh query points lack.
@@ -381,6 +388,10 @@ class Validator {
     }
     if (v.contains("low_yield_stop")) {
       s.query.low_yield_stop = uint_in(v["low_yield_stop"], "query.low_yield_stop", 0, kMaxCount);
+    }
+    if (v.contains("dense_fallback_evals")) {
+      s.query.dense_fallback_evals =
+          uint_in(v["dense_fallback_evals"], "query.dense_fallback_evals", 0, kMaxCount);
     }
   }
 

@@ -45,12 +45,16 @@ struct BuildSpec {
   BuildStrategy strategy = BuildStrategy::euclidean_hybrid;  // build.strategy
   size_t batch_size = 512;                                   // build.batch_size (>= 1)
   BatchOrder batch_order = BatchOrder::natural;              // build.batch_order
+  size_t pivots = 2048;      // build.pivots: residual pivot lists P (top tree nodes); 0 = none
+  size_t pivot_list = 2048;  // build.pivot_list: nearest rows M kept per pivot (>= 1)
 };
 
 struct QueryOptionsSpec {
-  bool predecessor = false;   // query.predecessor: return only dataset ids j < i
-  size_t survivor_cap = 0;    // query.survivor_cap: APPROXIMATE beam cap, 0 = off (exact)
-  size_t low_yield_stop = 0;  // query.low_yield_stop: APPROXIMATE early stop, 0 = off
+  bool predecessor = false;         // query.predecessor: return only dataset ids j < i
+  size_t survivor_cap = 0;          // query.survivor_cap: APPROXIMATE beam cap, 0 = off (exact)
+  size_t low_yield_stop = 0;        // query.low_yield_stop: APPROXIMATE early stop, 0 = off
+  size_t dense_fallback_evals = 0;  // query.dense_fallback_evals: exact blocked scan after this
+                                    // many tree evaluations; 0 = automatic (n / 6)
 };
 
 struct Scenario {

@@ -482,6 +482,16 @@ std::vector<BadCase> bad_cases() {
        "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2}\nqueries: [1, 2]\nk: 1\n",
        {"field 'queries'", "expected a mapping", "a list"}},
+      {"pivot list zero",
+       "bad.yaml",
+       "name: bad\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2}\nqueries: all\nk: 1\n"
+       "build: {pivot_list: 0}\n",
+       {"field 'build.pivot_list'", "must be >= 1 (got 0)"}},
+      {"dense fallback negative",
+       "bad.yaml",
+       "name: bad\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2}\nqueries: all\nk: 1\n"
+       "query: {dense_fallback_evals: -3}\n",
+       {"field 'query.dense_fallback_evals'", "must be >= 0 (got -3)"}},
       {"batch size zero",
        "bad.yaml",
        y + "build: {batch_size: 0}\n",
