@@ -54,7 +54,8 @@ struct QueryOptionsSpec {
   size_t survivor_cap = 0;          // query.survivor_cap: APPROXIMATE beam cap, 0 = off (exact)
   size_t low_yield_stop = 0;        // query.low_yield_stop: APPROXIMATE early stop, 0 = off
   size_t dense_fallback_evals = 0;  // query.dense_fallback_evals: exact blocked scan after this
-                                    // many tree evaluations; 0 = automatic (n / 6)
+                                    // many best-first tree evaluations (Euclidean, or residual
+                                    // with build.pivots: 0); 0 = automatic (n / 6)
 };
 
 struct Scenario {
