@@ -153,13 +153,7 @@ AuditReport run_audit(const Scenario& scenario_in, const AuditOptions& options) 
   TreeBuildParams build;
   build.spec = scenario.build;
   build.threads = threads;
-  TreeQueryParams knobs;
-  knobs.k = scenario.k;
-  knobs.predecessor = scenario.query.predecessor;
-  knobs.survivor_cap = scenario.query.survivor_cap;
-  knobs.low_yield_stop = scenario.query.low_yield_stop;
-  knobs.dense_fallback_evals = scenario.query.dense_fallback_evals;
-  TreeRun tree = run_tree(data, build, queries, knobs);
+  TreeRun tree = run_tree(data, build, queries, tree_query_knobs(scenario, threads));
   const KnnResult& tree_answer = tree.answer;
 
   progress.status(fmt::format("{}: brute force", scenario.name));

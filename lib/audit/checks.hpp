@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "audit/audit.hpp"
+#include "bench/tree_engine.hpp"
 #include "metric/metric.hpp"
 #include "scenario/scenario.hpp"
 #include "search/knn.hpp"
@@ -24,14 +25,6 @@ struct TreeBuildParams {
   int threads = 1;
 };
 
-struct TreeQueryParams {
-  size_t k = 1;
-  bool predecessor = false;
-  size_t survivor_cap = 0;          // APPROXIMATE when > 0
-  size_t low_yield_stop = 0;        // APPROXIMATE when > 0
-  size_t dense_fallback_evals = 0;  // 0 = automatic, as `run`
-};
-
 struct TreeRun {
   KnnResult answer;              // the tree's answer with default search settings (as `run`)
   KnnResult answer_no_fallback;  // the same with the dense fallback off: pure tree pruning
@@ -43,7 +36,7 @@ struct TreeRun {
 /// does, and with the dense fallback disabled so every answer comes from tree pruning), and
 /// checks the tree's invariants independently of the tree module, then with its own checker.
 TreeRun run_tree(const MetricData& data, const TreeBuildParams& params,
-                 std::span<const QueryRow> queries, const TreeQueryParams& query);
+                 std::span<const QueryRow> queries, const TreeQueryKnobs& query);
 
 /// Invariants of a built tree: root, structure, levels, radii, parent bounds, subtree minima.
 std::vector<Check> check_tree(const CoverTree& tree, int threads);

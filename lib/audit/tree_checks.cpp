@@ -246,25 +246,13 @@ std::vector<Check> check_tree(const CoverTree& t, int threads) {
 }
 
 TreeRun run_tree(const MetricData& data, const TreeBuildParams& params,
-                 std::span<const QueryRow> queries, const TreeQueryParams& query) {
-  BuildOptions options;
-  options.strategy = params.spec.strategy;
-  options.batch_order = params.spec.batch_order;
-  options.batch_size = params.spec.batch_size;
-  options.pivot_count = params.spec.pivots;
-  options.pivot_list_size = params.spec.pivot_list;
-  options.threads = params.threads;
-  const CoverTree tree = build_cover_tree(data, options);
+                 std::span<const QueryRow> queries, const TreeQueryKnobs& query) {
+  const CoverTree tree = build_cover_tree(data, tree_build_options(params.spec, params.threads));
 
   TreeRun run;
   run.depth = tree.depth();
-  TreeQueryOptions knobs;
-  knobs.k = query.k;
-  knobs.predecessor = query.predecessor;
+  TreeQueryOptions knobs = tree_query_options(query);
   knobs.threads = params.threads;
-  knobs.survivor_cap = query.survivor_cap;
-  knobs.low_yield_stop = query.low_yield_stop;
-  knobs.dense_fallback_evals = query.dense_fallback_evals;
   run.answer = tree_knn(tree, queries, knobs);
   // The dense fallback answers hard queries by a scan; without it every answer is the tree's.
   knobs.dense_fallback_evals = std::numeric_limits<size_t>::max();

@@ -160,14 +160,8 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
     result.build_seconds = seconds_since(t0);
   }
 
-  TreeQueryKnobs knobs;
-  knobs.k = k;
-  knobs.predecessor = predecessor;
-  knobs.threads = result.threads;
-  knobs.survivor_cap = scenario.query.survivor_cap;
-  knobs.low_yield_stop = scenario.query.low_yield_stop;
+  TreeQueryKnobs knobs = tree_query_knobs(scenario, result.threads);
   knobs.inject_slowdown = options.inject_slowdown;
-  knobs.dense_fallback_evals = scenario.query.dense_fallback_evals;
   BruteForceOptions brute_options;
   brute_options.k = k;
   brute_options.predecessor = predecessor;

@@ -29,15 +29,8 @@ int64_t rss_bytes_now() {
 
 TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, int threads,
                                 std::vector<BuildBatch>* batches, int64_t* depth) {
-  BuildOptions options;
-  options.strategy = build.strategy;
-  options.batch_order = build.batch_order;
-  options.batch_size = build.batch_size;
-  options.pivot_count = build.pivots;
-  options.pivot_list_size = build.pivot_list;
-  options.threads = threads;
   const int64_t rss_before = rss_bytes_now();
-  TreeEnginePtr engine(new TreeEngine{build_cover_tree(data, options)});
+  TreeEnginePtr engine(new TreeEngine{build_cover_tree(data, tree_build_options(build, threads))});
   const int64_t rss_after = rss_bytes_now();
   if (depth != nullptr) *depth = engine->tree.depth();
   if (batches != nullptr) {
@@ -64,8 +57,29 @@ TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, 
   return engine;
 }
 
-KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
-                            const TreeQueryKnobs& knobs, QueryCounters* counters) {
+TreeQueryKnobs tree_query_knobs(const Scenario& scenario, int threads) {
+  TreeQueryKnobs knobs;
+  knobs.k = scenario.k;
+  knobs.predecessor = scenario.query.predecessor;
+  knobs.threads = threads;
+  knobs.survivor_cap = scenario.query.survivor_cap;
+  knobs.low_yield_stop = scenario.query.low_yield_stop;
+  knobs.dense_fallback_evals = scenario.query.dense_fallback_evals;
+  return knobs;
+}
+
+BuildOptions tree_build_options(const BuildSpec& build, int threads) {
+  BuildOptions options;
+  options.strategy = build.strategy;
+  options.batch_order = build.batch_order;
+  options.batch_size = build.batch_size;
+  options.pivot_count = build.pivots;
+  options.pivot_list_size = build.pivot_list;
+  options.threads = threads;
+  return options;
+}
+
+TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs) {
   TreeQueryOptions options;
   options.k = knobs.k;
   options.predecessor = knobs.predecessor;
@@ -74,7 +88,12 @@ KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> 
   options.low_yield_stop = knobs.low_yield_stop;
   options.inject_slowdown = knobs.inject_slowdown;
   options.dense_fallback_evals = knobs.dense_fallback_evals;
-  return tree_knn(engine.tree, queries, options, counters);
+  return options;
+}
+
+KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
+                            const TreeQueryKnobs& knobs, QueryCounters* counters) {
+  return tree_knn(engine.tree, queries, tree_query_options(knobs), counters);
 }
 
 }  // namespace ctb

@@ -8,6 +8,8 @@
 #include "scenario/scenario.hpp"
 #include "search/counters.hpp"
 #include "search/knn.hpp"
+#include "tree/cover_tree.hpp"
+#include "tree/tree_knn.hpp"
 
 namespace ctb {
 
@@ -33,6 +35,14 @@ struct TreeQueryKnobs {
   double inject_slowdown = 1.0;
   size_t dense_fallback_evals = 0;  // 0 = automatic
 };
+
+/// The scenario's query knobs (k, predecessor, budgets, fallback) on `threads` workers.
+TreeQueryKnobs tree_query_knobs(const Scenario& scenario, int threads);
+
+/// The tree module's options for a scenario's build section / query knobs: the one place the
+/// schema meets the tree, shared by `run`, `knn` and `audit`.
+BuildOptions tree_build_options(const BuildSpec& build, int threads);
+TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs);
 
 /// Exact k-NN (unless an approximate knob is on) of `queries` on the built tree.
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,

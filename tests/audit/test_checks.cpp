@@ -196,7 +196,7 @@ TEST(RunTree, AnswersEqualBruteForce) {
   const std::vector<int64_t> ids = first_ids(40);
   std::vector<QueryRow> rows;
   for (const int64_t id : ids) rows.push_back(query_row(data, static_cast<size_t>(id)));
-  TreeQueryParams query;
+  TreeQueryKnobs query;
   query.k = 12;
   const TreeRun run = run_tree(data, TreeBuildParams{}, rows, query);
   const KnnResult truth = brute(data, ids, 12);
