@@ -186,6 +186,16 @@ void waste_time(const MetricData& data, const QueryRow& q, std::span<const int32
   }
 }
 
+/// Every evaluation of the search goes through here: distances of `tile` into `out`, the
+/// injected slowdown's repeated work, and the tile's block-size count.
+size_t evaluate_tile(const MetricData& data, const QueryRow& q, std::span<const int32_t> tile,
+                     double* out, double slowdown, Scratch& s) {
+  distances_to_rows(data, q, tile, out);
+  waste_time(data, q, tile, slowdown, s);
+  s.counters.add_block(tile.size());
+  return tile.size();
+}
+
 /// The tree search for one query. Returns false when the query must go to the dense phase
 /// (its partial answer is discarded); counters are updated either way.
 bool search_one(const CoverTree& tree, const QueryRow& q, const Params& pr, Scratch& s) {
@@ -205,10 +215,8 @@ bool search_one(const CoverTree& tree, const QueryRow& q, const Params& pr, Scra
 
   // Root.
   s.tile[0] = 0;
-  distances_to_rows(rows, q, std::span<const int32_t>(s.tile.data(), 1), s.tile_d.data());
-  waste_time(rows, q, std::span<const int32_t>(s.tile.data(), 1), pr.slowdown, s);
-  size_t evals = 1;
-  ct.add_block(1);
+  size_t evals = evaluate_tile(rows, q, std::span<const int32_t>(s.tile.data(), 1), s.tile_d.data(),
+                               pr.slowdown, s);
   const double d0 = s.tile_d[0];
   if (admissible(rows.ids[0])) {
     if (offer(topk, d0, rows.ids[0])) ++ct.yields;
@@ -258,10 +266,7 @@ bool search_one(const CoverTree& tree, const QueryRow& q, const Params& pr, Scra
     }
     if (ns == 0) continue;
     const std::span<const int32_t> tile(s.tile.data(), ns);
-    distances_to_rows(rows, q, tile, s.tile_d.data());
-    waste_time(rows, q, tile, pr.slowdown, s);
-    evals += ns;
-    ct.add_block(ns);
+    evals += evaluate_tile(rows, q, tile, s.tile_d.data(), pr.slowdown, s);
     bool yielded = false;
     for (size_t i = 0; i < ns; ++i) {
       const auto c = static_cast<size_t>(s.tile[i]);
@@ -313,9 +318,7 @@ void scan_predecessors(const CoverTree& tree, const QueryRow& q, const Params& p
     const size_t ns = std::min(kListTile, nid - j0);
     for (size_t i = 0; i < ns; ++i) s.tile[i] = tree.node_of_id[j0 + i];
     const std::span<const int32_t> tile(s.tile.data(), ns);
-    distances_to_rows(tree.rows, q, tile, s.tile_d.data());
-    waste_time(tree.rows, q, tile, pr.slowdown, s);
-    ct.add_block(ns);
+    evaluate_tile(tree.rows, q, tile, s.tile_d.data(), pr.slowdown, s);
     ++ct.frontier_levels;
     for (size_t i = 0; i < ns; ++i)
       if (offer(s.topk, s.tile_d[i], static_cast<int64_t>(j0 + i))) ++ct.yields;
@@ -347,10 +350,7 @@ bool search_pivots(const CoverTree& tree, const CoordKdTree& index, const QueryR
   for (size_t i = 0; i < nc; ++i) piv[i] = static_cast<int32_t>(s.cand[i]);
   std::sort(piv, piv + nc);  // the k-d tree's order of equal coordinate distances is its own
   const std::span<const int32_t> ptile(piv, nc);
-  distances_to_rows(rows, q, ptile, s.tile_d.data());
-  waste_time(rows, q, ptile, pr.slowdown, s);
-  evals += nc;
-  ct.add_block(nc);
+  evals += evaluate_tile(rows, q, ptile, s.tile_d.data(), pr.slowdown, s);
   ++ct.frontier_levels;
   size_t best = 0;
   for (size_t i = 0; i < nc; ++i) {
@@ -416,10 +416,7 @@ bool search_pivots(const CoverTree& tree, const CoordKdTree& index, const QueryR
     }
     if (ns == 0) break;
     const std::span<const int32_t> tile(s.tile.data(), ns);
-    distances_to_rows(rows, q, tile, s.tile_d.data());
-    waste_time(rows, q, tile, pr.slowdown, s);
-    evals += ns;
-    ct.add_block(ns);
+    evals += evaluate_tile(rows, q, tile, s.tile_d.data(), pr.slowdown, s);
     ++ct.frontier_levels;
     bool yielded = false;
     for (size_t i = 0; i < ns; ++i)
@@ -571,10 +568,7 @@ bool search_clusters(const CoverTree& tree, const QueryRow& q, const double* dp,
       bool yielded = false;
       if (ns > 0) {
         const std::span<const int32_t> tile(s.tile.data(), ns);
-        distances_to_rows(crow, q, tile, s.tile_d.data());
-        waste_time(crow, q, tile, pr.slowdown, s);
-        evals += ns;
-        ct.add_block(ns);
+        evals += evaluate_tile(crow, q, tile, s.tile_d.data(), pr.slowdown, s);
         ++ct.frontier_levels;
         for (size_t r = 0; r < ns; ++r)
           if (offer(topk, s.tile_d[r], crow.ids[static_cast<size_t>(s.tile[r])])) {
