@@ -178,7 +178,7 @@ KnnJobResult run_knn_job(const KnnJob& job) {
 
   progress.status(fmt::format("knn: building tree over {} points", points.n));
   t0 = Clock::now();
-  std::vector<BuildBatch> batches;
+  std::vector<BuildBatchStats> batches;
   int64_t depth = 0;
   BuildSpec build;
   build.strategy = job.build_strategy;

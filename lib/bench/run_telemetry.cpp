@@ -68,23 +68,7 @@ RunInfo run_info(const RunResult& r) {
 
 void append_run_telemetry(const RunResult& r, const std::string& path) {
   TelemetryWriter writer(run_info(r));
-  for (const BuildBatch& b : r.build_batches) {
-    BuildBatchStats row;
-    row.batch_index = static_cast<uint64_t>(b.batch_index);
-    row.candidates = static_cast<uint64_t>(b.candidates);
-    row.selected = static_cast<uint64_t>(b.selected);
-    row.dominated = static_cast<uint64_t>(b.dominated);
-    row.mis_iterations = static_cast<uint64_t>(b.mis_iterations);
-    row.traversal_ms = b.traversal_ms;
-    row.conflict_graph_ms = b.conflict_graph_ms;
-    row.mis_ms = b.mis_ms;
-    row.batch_ms = b.batch_ms;
-    row.rss_bytes = static_cast<uint64_t>(b.rss_bytes);
-    row.rss_delta_bytes = b.rss_delta_bytes;
-    row.level = b.level;
-    row.build_distance_evals = static_cast<uint64_t>(b.build_distance_evals);
-    writer.add_build_batch(row);
-  }
+  for (const BuildBatchStats& b : r.build_batches) writer.add_build_batch(b);
   const bool known_recall = r.recall_vs_brute.has_value();
   for (size_t i = 0; i < r.passes.size(); ++i) {
     QueryPassStats pass;

@@ -12,6 +12,7 @@
 #include "scenario/scenario.hpp"
 #include "search/counters.hpp"
 #include "search/knn.hpp"
+#include "telemetry/telemetry.hpp"
 
 namespace ctb {
 
@@ -30,23 +31,6 @@ struct RunOptions {
   bool progress = true;                         // status line on a terminal
 };
 
-/// One build level (or batch) of the tree build, for telemetry rows.
-struct BuildBatch {
-  int64_t batch_index = 0;
-  int64_t level = 0;
-  int64_t candidates = 0;
-  int64_t selected = 0;
-  int64_t dominated = 0;
-  int64_t mis_iterations = 0;
-  double batch_ms = 0;
-  double traversal_ms = 0;
-  double conflict_graph_ms = 0;
-  double mis_ms = 0;
-  int64_t rss_bytes = 0;
-  int64_t rss_delta_bytes = 0;
-  int64_t build_distance_evals = 0;
-};
-
 /// One query pass, warm-up or timed, in the order run.
 struct PassRecord {
   bool warmup = false;
@@ -61,13 +45,13 @@ struct RunResult {
   size_t n_points = 0;
   size_t dim = 0;
   size_t n_queries = 0;
-  double data_seconds = 0;                   // generating or loading inputs
-  double backend_seconds = 0;                // residual V and p
-  double build_seconds = 0;                  // tree construction (0 for brute)
-  std::vector<double> query_seconds;         // every timed pass
-  std::vector<QueryCounters> pass_counters;  // per timed pass (tree engine)
-  std::vector<PassRecord> passes;            // every pass, warm-ups included
-  std::vector<BuildBatch> build_batches;
+  double data_seconds = 0;                     // generating or loading inputs
+  double backend_seconds = 0;                  // residual V and p
+  double build_seconds = 0;                    // tree construction (0 for brute)
+  std::vector<double> query_seconds;           // every timed pass
+  std::vector<QueryCounters> pass_counters;    // per timed pass (tree engine)
+  std::vector<PassRecord> passes;              // every pass, warm-ups included
+  std::vector<BuildBatchStats> build_batches;  // one per build level, as telemetry rows
   int64_t tree_depth = 0;
   KnnResult answer;          // from the last timed pass
   bool approximate = false;  // an approximate budget was on

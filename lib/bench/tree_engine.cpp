@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "bench/runner.hpp"
+#include "telemetry/telemetry.hpp"
 #include "tree/cover_tree.hpp"
 #include "tree/tree_knn.hpp"
 
@@ -28,7 +29,7 @@ int64_t rss_bytes_now() {
 }  // namespace
 
 TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, int threads,
-                                std::vector<BuildBatch>* batches, int64_t* depth) {
+                                std::vector<BuildBatchStats>* batches, int64_t* depth) {
   const int64_t rss_before = rss_bytes_now();
   TreeEnginePtr engine(new TreeEngine{build_cover_tree(data, tree_build_options(build, threads))});
   const int64_t rss_after = rss_bytes_now();
@@ -37,20 +38,19 @@ TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, 
     batches->clear();
     // One telemetry "batch" per build level: the level's candidates go through the same
     // select (independent set) / dominate step the reference runs per insertion batch.
-    int64_t index = 0;
     for (const BuildLevelStats& level : engine->tree.build_levels) {
-      BuildBatch b;
-      b.batch_index = index++;
+      BuildBatchStats b;
+      b.batch_index = batches->size();
       b.level = level.level;
-      b.candidates = static_cast<int64_t>(level.candidates);
-      b.selected = static_cast<int64_t>(level.selected);
-      b.dominated = static_cast<int64_t>(level.dominated);
-      b.build_distance_evals = static_cast<int64_t>(level.distance_evals);
+      b.candidates = level.candidates;
+      b.selected = level.selected;
+      b.dominated = level.dominated;
+      b.build_distance_evals = level.distance_evals;
       b.mis_iterations = 1;  // one greedy pass per group and level
       b.batch_ms = level.ms;
       b.traversal_ms = level.ms;
-      b.rss_bytes = rss_after;
-      b.rss_delta_bytes = index == 1 ? rss_after - rss_before : 0;
+      b.rss_bytes = static_cast<uint64_t>(rss_after);
+      b.rss_delta_bytes = batches->empty() ? rss_after - rss_before : 0;
       batches->push_back(b);
     }
   }

@@ -13,7 +13,7 @@
 
 namespace ctb {
 
-struct BuildBatch;
+struct BuildBatchStats;
 struct TreeEngine;
 
 struct TreeEngineDeleter {
@@ -24,7 +24,7 @@ using TreeEnginePtr = std::unique_ptr<TreeEngine, TreeEngineDeleter>;
 /// Builds the tree over `data` with the scenario's build options. Fills build batches (one per
 /// level) and the depth.
 TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, int threads,
-                                std::vector<BuildBatch>* batches, int64_t* depth);
+                                std::vector<BuildBatchStats>* batches, int64_t* depth);
 
 struct TreeQueryKnobs {
   size_t k = 1;
