@@ -11,6 +11,7 @@ namespace ctb {
 
 struct TreeEngine {
   CoverTree tree;
+  const MetricData* data;  // the rows it was built from (dataset order; the caller keeps them)
 };
 
 void TreeEngineDeleter::operator()(TreeEngine* engine) const { delete engine; }
@@ -31,7 +32,8 @@ int64_t rss_bytes_now() {
 TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, int threads,
                                 std::vector<BuildBatchStats>* batches, int64_t* depth) {
   const int64_t rss_before = rss_bytes_now();
-  TreeEnginePtr engine(new TreeEngine{build_cover_tree(data, tree_build_options(build, threads))});
+  TreeEnginePtr engine(
+      new TreeEngine{build_cover_tree(data, tree_build_options(build, threads)), &data});
   const int64_t rss_after = rss_bytes_now();
   if (depth != nullptr) *depth = engine->tree.depth();
   if (batches != nullptr) {
@@ -65,6 +67,9 @@ TreeQueryKnobs tree_query_knobs(const Scenario& scenario, int threads) {
   knobs.survivor_cap = scenario.query.survivor_cap;
   knobs.low_yield_stop = scenario.query.low_yield_stop;
   knobs.dense_fallback_evals = scenario.query.dense_fallback_evals;
+  knobs.seed_rows = scenario.query.seed_rows;
+  knobs.pivot_candidates = scenario.query.pivot_candidates;
+  knobs.bound_pivots = scenario.query.bound_pivots;
   return knobs;
 }
 
@@ -73,8 +78,8 @@ BuildOptions tree_build_options(const BuildSpec& build, int threads) {
   options.strategy = build.strategy;
   options.batch_order = build.batch_order;
   options.batch_size = build.batch_size;
-  options.pivot_count = build.pivots;
-  options.pivot_list_size = build.pivot_list;
+  options.pivots = build.pivots;
+  options.pivot_list = build.pivot_list;
   options.threads = threads;
   return options;
 }
@@ -88,12 +93,17 @@ TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs) {
   options.low_yield_stop = knobs.low_yield_stop;
   options.inject_slowdown = knobs.inject_slowdown;
   options.dense_fallback_evals = knobs.dense_fallback_evals;
+  options.seed_rows = knobs.seed_rows;
+  options.pivot_candidates = knobs.pivot_candidates;
+  options.bound_pivots = knobs.bound_pivots;
   return options;
 }
 
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
                             const TreeQueryKnobs& knobs, QueryCounters* counters) {
-  return tree_knn(engine.tree, queries, tree_query_options(knobs), counters);
+  TreeQueryOptions options = tree_query_options(knobs);
+  options.dataset_rows = engine.data;
+  return tree_knn(engine.tree, queries, options, counters);
 }
 
 }  // namespace ctb

@@ -373,7 +373,8 @@ class Validator {
   void query(const json& v, Scenario& s) const {
     expect_object(v, "query");
     check_keys(v, "query",
-               {"predecessor", "survivor_cap", "low_yield_stop", "dense_fallback_evals"});
+               {"predecessor", "survivor_cap", "low_yield_stop", "dense_fallback_evals",
+                "seed_rows", "pivot_candidates", "bound_pivots"});
     if (v.contains("predecessor")) {
       s.query.predecessor = boolean(v["predecessor"], "query.predecessor");
       // Predecessor filtering compares dataset indices, which fresh query points lack.
@@ -392,6 +393,16 @@ class Validator {
     if (v.contains("dense_fallback_evals")) {
       s.query.dense_fallback_evals =
           uint_in(v["dense_fallback_evals"], "query.dense_fallback_evals", 0, kMaxCount);
+    }
+    if (v.contains("seed_rows")) {
+      s.query.seed_rows = uint_in(v["seed_rows"], "query.seed_rows", 0, kMaxCount);
+    }
+    if (v.contains("pivot_candidates")) {
+      s.query.pivot_candidates =
+          uint_in(v["pivot_candidates"], "query.pivot_candidates", 1, kMaxCount);
+    }
+    if (v.contains("bound_pivots")) {
+      s.query.bound_pivots = uint_in(v["bound_pivots"], "query.bound_pivots", 1, 255);
     }
   }
 

@@ -53,9 +53,12 @@ struct QueryOptionsSpec {
   bool predecessor = false;         // query.predecessor: return only dataset ids j < i
   size_t survivor_cap = 0;          // query.survivor_cap: APPROXIMATE beam cap, 0 = off (exact)
   size_t low_yield_stop = 0;        // query.low_yield_stop: APPROXIMATE early stop, 0 = off
-  size_t dense_fallback_evals = 0;  // query.dense_fallback_evals: exact blocked scan after this
-                                    // many best-first tree evaluations (Euclidean, or residual
-                                    // with build.pivots: 0); 0 = automatic (n / 6)
+  size_t dense_fallback_evals = 0;  // query.dense_fallback_evals: exact blocked scan beyond
+                                    // this many pivot-search candidates (or best-first tree
+                                    // evaluations); 0 = automatic (n / 5, n / 6)
+  size_t seed_rows = 128;           // query.seed_rows: Euclidean-nearest rows evaluated first
+  size_t pivot_candidates = 8;      // query.pivot_candidates: nearest pivots tried per level
+  size_t bound_pivots = 4;          // query.bound_pivots: pivot windows intersected (>= 1)
 };
 
 struct Scenario {

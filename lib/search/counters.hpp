@@ -22,6 +22,11 @@ struct QueryCounters {
   uint64_t yields = 0;                 // evaluated rows that entered the top-k
   uint64_t caps_applied = 0;           // APPROXIMATE budget cut-offs (0 when exact)
   uint64_t dense_fallbacks = 0;        // queries finished by a dense scan
+  // distance_evals by search phase (residual pivot search; see tree/pivot_search.cpp):
+  uint64_t seed_evals = 0;       // Euclidean-nearest seed rows
+  uint64_t pivot_evals = 0;      // pivots evaluated to open their windows
+  uint64_t candidate_evals = 0;  // window survivors
+  uint64_t dense_evals = 0;      // dense fallback scans (and direct predecessor scans)
   std::array<uint64_t, kBlockBins> block_sizes{};  // histogram of evaluated tile sizes
 
   void add_block(uint64_t size) {
@@ -46,6 +51,10 @@ struct QueryCounters {
     fn("yields", yields);
     fn("caps_applied", caps_applied);
     fn("dense_fallbacks", dense_fallbacks);
+    fn("seed_evals", seed_evals);
+    fn("pivot_evals", pivot_evals);
+    fn("candidate_evals", candidate_evals);
+    fn("dense_evals", dense_evals);
   }
 
   QueryCounters& operator+=(const QueryCounters& o) {
@@ -61,6 +70,10 @@ struct QueryCounters {
     yields += o.yields;
     caps_applied += o.caps_applied;
     dense_fallbacks += o.dense_fallbacks;
+    seed_evals += o.seed_evals;
+    pivot_evals += o.pivot_evals;
+    candidate_evals += o.candidate_evals;
+    dense_evals += o.dense_evals;
     for (int i = 0; i < kBlockBins; ++i) block_sizes[i] += o.block_sizes[i];
     return *this;
   }

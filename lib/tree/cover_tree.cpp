@@ -466,11 +466,9 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
   compute_radii(tree, options.threads);
   tree.build_radii_ms = ms_since(t1);
   // Only the residual query path uses pivot lists (spec §9: radii prune poorly there).
-  if (query_metric.kind == MetricKind::residual && options.pivot_count > 0 &&
-      (options.pivot_list_size > 0 || options.clusters)) {
+  if (query_metric.kind == MetricKind::residual) {
     const auto t2 = Clock::now();
-    build_pivot_lists(tree, options.pivot_count, options.pivot_list_size, options.threads,
-                      options.clusters);
+    build_pivot_lists(tree, options.pivots, options.pivot_list, options.threads);
     tree.build_pivots_ms = ms_since(t2);
   }
   return tree;

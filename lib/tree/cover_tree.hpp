@@ -9,6 +9,7 @@
 // bound on evaluated distances, not on the build's level bookkeeping.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,16 +30,11 @@ struct BuildOptions {
   // its group's new centres) are handed to threads in chunks of this many. Affects speed only;
   // the tree is identical for every batch_size and thread count.
   size_t batch_size = 512;
-  // Pivot lists (residual query metric only; see build_pivot_lists). 0 disables them. Cost:
-  // P x N distances at build (gold32k, P = 2048: ~1.1 CPU-s), P * M * 12 bytes (48 MiB).
-  size_t pivot_count = 2048;      // P: the first P nodes in BFS order (the top nets), capped at N
-  size_t pivot_list_size = 2048;  // M: nearest rows kept per pivot, capped at N
-  // Home-pivot clusters (residual only; see build_pivot_lists): every row joins its nearest
-  // pivot, rows are copied in cluster order, plus P x N quantized pivot distances. Shares the
-  // P x N pass with the lists; costs one more copy of the metric rows (128 MiB at gold size)
-  // and P x N bytes. Off by default: measured on gold32k, the cluster search (tree_knn.cpp)
-  // does not beat the pivot-list search.
-  bool clusters = false;
+  // Pivot lists (residual query metric only; see pivot_lists.cpp): the first `pivots` nodes in
+  // BFS order (the top nets, evenly spread) with their `pivot_list` nearest rows each. Cost:
+  // pivots x N distances with the block kernel at build, pivots x pivot_list x 12 bytes.
+  size_t pivots = 2048;      // P, capped at N; 0 = no lists (the best-first tree search)
+  size_t pivot_list = 2048;  // M: rows per list, capped at N
 };
 
 /// One level of the level-synchronous build (the lead maps these to "build batch" rows).
@@ -52,6 +48,19 @@ struct BuildLevelStats {
   uint64_t distance_evals = 0;  // build-metric distances computed at this level
   double ms = 0.0;              // wall time of the level
 };
+
+/// Pivot lists. Pivot p (node p, p < count) lists its list_size nearest rows by (distance, node
+/// id), ascending: nodes / dists [p * list_size, ...). Every node NOT in the list is at distance
+/// >= outside[p] from p (+inf when the list holds every node).
+struct PivotLists {
+  size_t count = 0;      // pivots: nodes [0, count)
+  size_t list_size = 0;  // entries per pivot
+  std::vector<int32_t> nodes;
+  std::vector<double> dists;
+  std::vector<double> outside;
+};
+
+struct CoordIndex;  // tree/coord_index.hpp
 
 struct CoverTree {
   // Per node (index = node id, 0 is the root):
@@ -70,39 +79,17 @@ struct CoverTree {
   // Metric rows permuted into node order (rows.ids[node] is the node's dataset id).
   MetricData rows;
 
-  // Pivot lists (built for residual trees only; empty when pivot_count == 0). Pivot p is node
-  // p (p < pivot_count). Its list holds the pivot_list_size rows nearest to it by (distance,
-  // node id), ascending: pivot_nodes / pivot_dists [p * pivot_list_size, ...). Every node NOT in
-  // the list is at distance >= pivot_outside[p] from p (+inf when the list holds every node).
-  size_t pivot_count = 0;
-  size_t pivot_list_size = 0;
-  std::vector<int32_t> pivot_nodes;
-  std::vector<double> pivot_dists;
-  std::vector<double> pivot_outside;
-
-  // Home-pivot clusters ("list of clusters"; empty unless built). Every node j belongs to
-  // exactly one cluster: that of its HOME pivot h(j) = argmin over pivots of (d(p, j), p), a
-  // pivot being its own home. Cluster c (= pivot c) holds cluster positions
-  // [cluster_begin[c], cluster_begin[c + 1]), sorted by (d_home, node), so its pivot comes
-  // first. Per position: cluster_node (node id), cluster_home (d(h(j), j), the block kernel's
-  // bits); cluster_rows are the metric rows in cluster order, so a cluster's candidate range is
-  // contiguous in memory. Per cluster: min / max d_home and the smallest dataset id.
-  std::vector<int32_t> cluster_begin;  // P + 1 offsets
-  std::vector<int32_t> cluster_node;
-  std::vector<double> cluster_home;
-  std::vector<double> cluster_min, cluster_max;
-  std::vector<int64_t> cluster_min_id;
-  MetricData cluster_rows;
-  // d(pivot p, row at cluster position i) quantized: pivot_q8[p * N + i] = floor(255 d) (d in
-  // [0, 1]), so the search can bound every row through the pivots nearest the query with one
-  // byte per (pivot, row). P x N bytes (64 MiB at P = 2048, N = 32768).
-  std::vector<uint8_t> pivot_q8;
+  // Pivot lists (residual trees only; count == 0 when disabled).
+  PivotLists pivot_lists;
+  // k-d trees over the nodes' coordinates (all nodes, and the pivots): the residual search's
+  // Euclidean seeds and nearest pivots. Shared by copies of the tree (immutable).
+  std::shared_ptr<const CoordIndex> coord_index;
 
   // Build telemetry: one entry per level that had candidates, top level first.
   std::vector<BuildLevelStats> build_levels;
   double build_nets_ms = 0.0;    // nested-net construction (all levels)
   double build_radii_ms = 0.0;   // exact radii / parent bounds pass in the query metric
-  double build_pivots_ms = 0.0;  // pivot lists (distances from every pivot to every row)
+  double build_pivots_ms = 0.0;  // pivot lists and the coordinate index
 
   size_t size() const { return level.size(); }
   int32_t depth() const;  // number of nodes on the longest root-to-leaf path
@@ -118,13 +105,10 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
 /// euclidean_hybrid, the data itself for pure_residual or Euclidean data).
 CoverTree build_cover_tree(const MetricData& data, const BuildOptions& options);
 
-/// (Re)builds the pivot lists of `tree` with P = min(pivot_count, N), M = min(list_size, N):
-/// P x N distances in the query metric (block kernel), then the M nearest of each pivot.
-/// Deterministic for any thread count. Called by build_cover_tree for residual data.
-/// With `clusters`, the same pass also assigns every row to its home pivot and lays out the
-/// home-pivot clusters (list_size may then be 0: clusters only).
-void build_pivot_lists(CoverTree& tree, size_t pivot_count, size_t list_size, int threads,
-                       bool clusters = false);
+/// (Re)builds the pivot lists of a residual `tree` with P = min(pivots, N), M = min(list, N):
+/// P x N distances in the query metric (block kernel), then the M nearest of each pivot; and
+/// the coordinate index. Deterministic for any thread count. Called by build_cover_tree.
+void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int threads);
 
 /// The batch order as a permutation of rows (position -> row). Exposed for tests.
 std::vector<int32_t> batch_order_permutation(const MetricData& data, BatchOrder order);

@@ -132,93 +132,40 @@ std::vector<std::string> check_tree_invariants(const CoverTree& tree) {
     }
   }
 
-  // Pivot lists: shape, sortedness by (distance, node), the outside bound above every entry.
-  // (That they hold the NEAREST rows with the kernel's distances is a test, not checked here:
-  // it costs P x N distances.)
-  if (tree.pivot_count > 0) {
-    const size_t P = tree.pivot_count, M = tree.pivot_list_size;
-    if (P > n || M > n || tree.pivot_nodes.size() != P * M || tree.pivot_dists.size() != P * M ||
-        tree.pivot_outside.size() != P) {
-      fail("pivot lists have inconsistent sizes (P " + s(P) + ", M " + s(M) + ")");
+  // Pivot lists: shape, sortedness by (distance, node), the outside bound at or above every
+  // entry. (That the lists hold the NEAREST rows with the kernel's distances is a test, not
+  // checked here: it costs P x N distances.)
+  if (tree.pivot_lists.count > 0) {
+    const PivotLists& level = tree.pivot_lists;
+    const size_t P = level.count, M = level.list_size;
+    const std::string name = "pivot lists:";
+    if (P > n || M > n || M == 0 || level.nodes.size() != P * M || level.dists.size() != P * M ||
+        level.outside.size() != P) {
+      fail(name + " has inconsistent sizes (P " + s(P) + ", M " + s(M) + ")");
       return errors;
     }
     std::vector<size_t> seen(n, P);  // seen[node] = last pivot whose list held it
     for (size_t p = 0; p < P; ++p) {
       for (size_t e = 0; e < M; ++e) {
-        const int32_t node = tree.pivot_nodes[p * M + e];
-        const double d = tree.pivot_dists[p * M + e];
+        const int32_t node = level.nodes[p * M + e];
+        const double d = level.dists[p * M + e];
         if (node < 0 || static_cast<size_t>(node) >= n) {
-          fail("pivot " + s(p) + " lists node " + s(node) + " out of range");
+          fail(name + " pivot " + s(p) + " lists node " + s(node) + " out of range");
           break;
         }
         if (seen[static_cast<size_t>(node)] == p)
-          fail("pivot " + s(p) + " lists " + s(node) + " twice");
+          fail(name + " pivot " + s(p) + " lists " + s(node) + " twice");
         seen[static_cast<size_t>(node)] = p;
         if (e > 0) {
-          const double dp = tree.pivot_dists[p * M + e - 1];
-          if (dp > d || (dp == d && tree.pivot_nodes[p * M + e - 1] > node))
-            fail("pivot " + s(p) + " list is not sorted at entry " + s(e));
+          const double dp = level.dists[p * M + e - 1];
+          if (dp > d || (dp == d && level.nodes[p * M + e - 1] > node))
+            fail(name + " pivot " + s(p) + " list is not sorted at entry " + s(e));
         }
       }
-      if (M > 0 && !(tree.pivot_outside[p] >= tree.pivot_dists[p * M + M - 1]))
-        fail("pivot " + s(p) + " outside bound " + s(tree.pivot_outside[p]) +
+      if (!(level.outside[p] >= level.dists[p * M + M - 1]))
+        fail(name + " pivot " + s(p) + " outside bound " + s(level.outside[p]) +
              " is below its last entry");
     }
-  }
-
-  // Home-pivot clusters: every node in exactly one cluster, the pivot first, members sorted by
-  // (d_home, node), d_home the distance to the pivot (up to rounding, as above), the per-cluster
-  // extrema and min id exact, and cluster_rows the rows in cluster order. (That the home is the
-  // NEAREST pivot is a test: it costs P x N distances.)
-  if (!tree.cluster_begin.empty()) {
-    const size_t P = tree.pivot_count;
-    if (tree.cluster_begin.size() != P + 1 || tree.cluster_node.size() != n ||
-        tree.cluster_home.size() != n || tree.cluster_min.size() != P ||
-        tree.cluster_max.size() != P || tree.cluster_min_id.size() != P ||
-        tree.cluster_rows.n != n || tree.cluster_rows.ids.size() != n ||
-        tree.cluster_begin[0] != 0 || static_cast<size_t>(tree.cluster_begin[P]) != n) {
-      fail("clusters have inconsistent sizes (P " + s(P) + ")");
-      return errors;
-    }
-    std::vector<int> seen(n, 0);
-    for (size_t c = 0; c < P; ++c) {
-      const auto b = static_cast<size_t>(tree.cluster_begin[c]);
-      const auto e = static_cast<size_t>(tree.cluster_begin[c + 1]);
-      if (b >= e || e > n) {
-        fail("cluster " + s(c) + " has a bad range [" + s(b) + ", " + s(e) + ")");
-        continue;
-      }
-      if (tree.cluster_node[b] != static_cast<int32_t>(c) || tree.cluster_home[b] != 0.0)
-        fail("cluster " + s(c) + " does not start with its pivot at distance 0");
-      const QueryRow q = query_row(tree.rows, c);
-      int64_t min_id = tree.rows.ids[c];
-      for (size_t i = b; i < e; ++i) {
-        const int32_t node = tree.cluster_node[i];
-        if (node < 0 || static_cast<size_t>(node) >= n) {
-          fail("cluster " + s(c) + " holds node " + s(node) + " out of range");
-          continue;
-        }
-        const auto j = static_cast<size_t>(node);
-        ++seen[j];
-        if (j < P && j != c) fail("pivot " + s(j) + " is a member of cluster " + s(c));
-        if (tree.cluster_rows.ids[i] != tree.rows.ids[j] ||
-            (tree.rows.kind == MetricKind::residual && tree.cluster_rows.p[i] != tree.rows.p[j]))
-          fail("cluster_rows position " + s(i) + " is not a copy of node " + s(j));
-        min_id = std::min(min_id, tree.rows.ids[j]);
-        const double h = tree.cluster_home[i];
-        if (i > b && (tree.cluster_home[i - 1] > h ||
-                      (tree.cluster_home[i - 1] == h && tree.cluster_node[i - 1] > node)))
-          fail("cluster " + s(c) + " is not sorted at position " + s(i));
-        const double d = kernel_distance(q, j);
-        if (above(d, h) || above(h, d))
-          fail("d_home of node " + s(j) + " is " + s(h) + ", recomputed " + s(d));
-      }
-      if (tree.cluster_min[c] != tree.cluster_home[b] ||
-          tree.cluster_max[c] != tree.cluster_home[e - 1] || tree.cluster_min_id[c] != min_id)
-        fail("cluster " + s(c) + " min/max/min_id are stale");
-    }
-    for (size_t j = 0; j < n; ++j)
-      if (seen[j] != 1) fail("node " + s(j) + " is in " + s(seen[j]) + " clusters");
   }
   return errors;
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Exact k-NN over a cover tree (best-first by lower bound, parent-pivot and radius pruning,
-// dense fallback for queries whose bound cannot prune). Lives in tree/ rather than search/
+// Exact k-NN over a cover tree: the pivot search for residual trees with pivot lists, else
+// best-first by lower bound (parent-pivot and radius pruning); dense fallback for queries whose
+// bound cannot prune. Lives in tree/ rather than search/
 // because it needs the tree, and ctb_search sits below ctb_tree in the link order.
 #include <cstddef>
 #include <cstdint>
@@ -24,29 +25,24 @@ struct TreeQueryOptions {
   // Perf-gate self-test: > 1 repeats the distance work (factor - 1) extra times, results
   // discarded. Answers and counters are unchanged.
   double inject_slowdown = 1.0;
-  // EXACT dense fallback: a query whose tree search has evaluated more than this many rows is
-  // answered by a blocked scan over all rows instead (several such queries share each loaded
-  // row). 0 = automatic (n / 6); std::numeric_limits<size_t>::max() disables it.
+  // EXACT dense fallback: a query whose pivot search keeps more than this many candidates (or
+  // whose best-first search has evaluated more than this many rows) is answered by a blocked
+  // scan over all rows instead (several such queries share each loaded row). 0 = automatic
+  // (n / 5 pivot search, n / 6 best-first); std::numeric_limits<size_t>::max() disables it.
   size_t dense_fallback_evals = 0;
   // Pruning slack (a bound must exceed the k-th distance by more than this to prune); < 0 =
   // automatic: see tree_knn.cpp (1e-4 residual, 1e-9 + relative term Euclidean).
   double prune_slack = -1.0;
-  // Residual trees with pivot lists: answer by the pivot-list search (exact; see tree_knn.cpp)
-  // instead of the best-first tree search. Ignored for Euclidean trees and trees without lists.
+  // The tree's rows in dataset order (ids 0..n-1), optional: predecessor queries' dense scans
+  // then read only the rows before their group's largest id (about half the rows), as the
+  // brute force does, instead of every row in node order.
+  const MetricData* dataset_rows = nullptr;
+  // Residual pivot search (trees with pivot lists; see tree/pivot_search.cpp). false = the
+  // best-first tree search even there (tests compare the two):
   bool use_pivot_lists = true;
-  // Residual trees with home-pivot clusters: answer by the cluster search (exact; see
-  // tree_knn.cpp). Takes precedence over use_pivot_lists when the tree has clusters.
-  bool use_clusters = true;
-  // Cluster search: every candidate row is also bounded through this many pivots nearest the
-  // query (quantized pivot-row distances, one byte each). 0 = the home-pivot bound only.
-  size_t cluster_bound_pivots = 8;
-  // Cluster search: at checkpoints (after 256, 1024, 4096 ... member evaluations), a query
-  // whose nearest two pivots' bounds still admit more than this many rows goes to the dense
-  // phase. 0 = automatic (n / 4).
-  size_t cluster_dense_rows = 0;
-  // Pivots evaluated per query to pick the nearest one: the Euclidean-nearest by coordinates
-  // (residual neighbours are spatially local, spec §9).
-  size_t pivot_candidates = 8;
+  size_t seed_rows = 128;       // Euclidean-nearest rows evaluated first, seeding the k-th bound
+  size_t pivot_candidates = 8;  // Euclidean-nearest pivots evaluated
+  size_t bound_pivots = 4;      // usable pivots whose windows are intersected
 };
 
 /// queries[i] is answered in row i (dataset ids, (distance, id) order) -- the same answer as
