@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "bench/memory_estimate.hpp"
 #include "bench/progress.hpp"
 #include "bench/runner.hpp"
 #include "bench/tree_engine.hpp"
@@ -159,6 +160,9 @@ KnnJobResult run_knn_job(const KnnJob& job) {
       throw InputError(fmt::format(
           "--inducing: must be between 1 and the number of points {} (got {})", points.n, m));
     }
+    BuildSpec spec;
+    check_memory(estimate_memory(points.n, points.dim, m, query_ids.size(), job.k, true, spec),
+                 available_memory_bytes(), job.points_path);
     progress.status(fmt::format("knn: residual backend (V, p), m = {}", m));
     t0 = Clock::now();
     NumpyRng rng(job.inducing_seed);

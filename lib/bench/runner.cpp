@@ -1,5 +1,6 @@
 #include "bench/runner.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "bench/memory_estimate.hpp"
 #include "bench/progress.hpp"
 #include "bench/stats.hpp"
 #include "bench/tree_engine.hpp"
@@ -98,6 +100,10 @@ double recall_at_k(const KnnResult& got, const KnnResult& truth) {
   return total == 0 ? 1.0 : static_cast<double>(hits) / static_cast<double>(total);
 }
 
+namespace {
+size_t k_for_estimate(const Scenario& s, const Dataset& d) { return std::min(s.k, d.n); }
+}  // namespace
+
 RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
   RunResult result;
   result.scenario = scenario_in;
@@ -131,6 +137,14 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
                                  scenario.source, dataset.n, scenario.k));
   }
 
+  // Refuse a run that cannot fit before the big allocations (V, rows, lists).
+  check_memory(
+      estimate_memory(dataset.n, dataset.dim,
+                      scenario.metric == MetricKind::residual ? dataset.inducing.size() : 0,
+                      result.n_queries, k_for_estimate(scenario, dataset),
+                      options.engine == Engine::tree, scenario.build),
+      available_memory_bytes(), scenario.source);
+
   MetricData data;
   if (scenario.metric == MetricKind::residual) {
     progress.status(
@@ -158,6 +172,7 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
     tree = build_tree_engine(data, scenario.build, result.threads, &result.build_batches,
                              &result.tree_depth);
     result.build_seconds = seconds_since(t0);
+    result.tree_stats = tree_engine_stats(*tree);
   }
 
   TreeQueryKnobs knobs = tree_query_knobs(scenario, result.threads);
@@ -219,7 +234,45 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
     result.recall_vs_nanoflann = recall_at_k(result.answer, theirs);
   }
   progress.clear();
+  result.peak_rss_bytes = peak_rss_bytes();
   return result;
+}
+
+uint64_t peak_rss_bytes() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+nlohmann::json tree_quality_json(const TreeStats& st, const QueryCounters* counters) {
+  nlohmann::json j;
+  j["tree_depth"] = st.depth;
+  j["branching_mean"] = st.branching_mean;
+  j["branching_max"] = st.branching_max;
+  nlohmann::json levels = nlohmann::json::array();
+  for (const TreeLevelShape& l : st.levels)
+    levels.push_back({{"level", l.level}, {"nodes", l.nodes}, {"median_radius", l.median_radius}});
+  j["levels"] = levels;
+  j["build_nets_ms"] = st.build_nets_ms;
+  j["build_radii_ms"] = st.build_radii_ms;
+  j["build_pivots_ms"] = st.build_pivots_ms;
+  j["pivots"] = st.pivots;
+  j["pivot_list"] = st.pivot_list;
+  j["pivot_cover_radius"] = st.pivot_cover_radius;
+  j["tree_bytes"] = st.bytes;
+  if (counters != nullptr) {
+    const double total = static_cast<double>(std::max<uint64_t>(1, counters->distance_evals));
+    j["eval_share"] = {
+        {"seed", static_cast<double>(counters->seed_evals) / total},
+        {"pivot", static_cast<double>(counters->pivot_evals) / total},
+        {"candidate", static_cast<double>(counters->candidate_evals) / total},
+        {"dense", static_cast<double>(counters->dense_evals) / total},
+        {"tree", static_cast<double>(counters->distance_evals - counters->seed_evals -
+                                     counters->pivot_evals - counters->candidate_evals -
+                                     counters->dense_evals) /
+                     total}};
+  }
+  return j;
 }
 
 nlohmann::json summary_json(const RunResult& r) {
@@ -255,6 +308,10 @@ nlohmann::json summary_json(const RunResult& r) {
   j["qps_median"] = static_cast<double>(r.n_queries) / r.query_seconds_median();
   if (r.engine == Engine::tree) {
     j["tree_depth"] = r.tree_depth;
+    if (r.tree_stats) {
+      j["tree_quality"] = tree_quality_json(
+          *r.tree_stats, r.pass_counters.empty() ? nullptr : &r.pass_counters.back());
+    }
     if (!r.pass_counters.empty()) {
       const QueryCounters& c = r.pass_counters.back();
       const double nq = static_cast<double>(std::max<uint64_t>(1, c.queries));
@@ -282,6 +339,7 @@ nlohmann::json summary_json(const RunResult& r) {
     j["speedup_vs_nanoflann"] = best / r.query_seconds_best();
     j["recall_vs_nanoflann"] = *r.recall_vs_nanoflann;
   }
+  j["peak_rss_bytes"] = r.peak_rss_bytes;
   j["simd_target"] = simd_target_name();
   j["cpu_model"] = cpu_model();
   j["core_count"] = hardware_threads();

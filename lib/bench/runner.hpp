@@ -13,6 +13,7 @@
 #include "search/counters.hpp"
 #include "search/knn.hpp"
 #include "telemetry/telemetry.hpp"
+#include "tree/tree_stats.hpp"
 
 namespace ctb {
 
@@ -53,8 +54,10 @@ struct RunResult {
   std::vector<PassRecord> passes;              // every pass, warm-ups included
   std::vector<BuildBatchStats> build_batches;  // one per build level, as telemetry rows
   int64_t tree_depth = 0;
-  KnnResult answer;          // from the last timed pass
-  bool approximate = false;  // an approximate budget was on
+  std::optional<TreeStats> tree_stats;  // tree engine: its shape, build phases and pivots
+  uint64_t peak_rss_bytes = 0;          // the process's peak resident set at the end of the run
+  KnnResult answer;                     // from the last timed pass
+  bool approximate = false;             // an approximate budget was on
   // --compare-brute
   std::optional<std::vector<double>> brute_seconds;
   std::optional<double> recall_vs_brute;
@@ -73,6 +76,13 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options);
 
 /// The summary JSON (issue fields: scenario, engine, metric, n_points, ..., git_revision).
 nlohmann::json summary_json(const RunResult& result);
+
+/// The tree-quality figures as JSON (summary and telemetry run row): shape per level, build
+/// phases, pivots, and the share of distance evaluations per search phase of `counters`.
+nlohmann::json tree_quality_json(const TreeStats& stats, const QueryCounters* counters);
+
+/// Peak resident set size of this process so far (bytes; 0 where unknown).
+uint64_t peak_rss_bytes();
 
 /// A short human summary (several lines).
 std::string summary_text(const RunResult& result);

@@ -99,6 +99,8 @@ TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs) {
   return options;
 }
 
+TreeStats tree_engine_stats(const TreeEngine& engine) { return tree_stats(engine.tree); }
+
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
                             const TreeQueryKnobs& knobs, QueryCounters* counters) {
   TreeQueryOptions options = tree_query_options(knobs);

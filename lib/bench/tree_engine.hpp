@@ -10,6 +10,7 @@
 #include "search/knn.hpp"
 #include "tree/cover_tree.hpp"
 #include "tree/tree_knn.hpp"
+#include "tree/tree_stats.hpp"
 
 namespace ctb {
 
@@ -47,6 +48,9 @@ TreeQueryKnobs tree_query_knobs(const Scenario& scenario, int threads);
 /// schema meets the tree, shared by `run`, `knn` and `audit`.
 BuildOptions tree_build_options(const BuildSpec& build, int threads);
 TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs);
+
+/// Tree-quality figures of the built tree (depth, branching, levels, build phases, pivots).
+TreeStats tree_engine_stats(const TreeEngine& engine);
 
 /// Exact k-NN (unless an approximate knob is on) of `queries` on the built tree.
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,

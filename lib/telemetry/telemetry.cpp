@@ -120,6 +120,7 @@ json make_run_row(const RunInfo& info, const std::string& run_id, const std::str
   put_optional(row, "recall", info.recall);
   put_optional_int(row, "peak_rss_bytes", info.peak_rss_bytes);
   put_optional_int(row, "tree_depth", info.tree_depth);
+  if (info.tree_quality.is_object()) row["tree_quality"] = info.tree_quality;
   row["build_batches"] = build_batches;
   row["query_passes"] = query_passes;
   return row;

@@ -76,6 +76,7 @@ struct RunInfo {
   std::optional<double> recall;                // vs brute force, when it was checked
   std::optional<uint64_t> peak_rss_bytes;
   std::optional<uint64_t> tree_depth;
+  nlohmann::json tree_quality;  // tree-quality figures (object; null = not written)
 };
 
 /// One insertion batch. Times in ms, memory in bytes.

@@ -1,7 +1,7 @@
 #pragma once
 // k-d trees over a tree's node coordinates: one over every node (the residual search's
 // Euclidean seeds: residual neighbours are spatially local, spec §9) and one over the pivots
-// (nodes [0, count), a prefix of the node order).
+// (answers are pivot indices).
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -13,7 +13,8 @@ namespace ctb {
 
 struct CoordIndex {
   size_t dim = 0;
-  std::vector<double> coords;  // n x dim, node order (a copy: the index outlives moves)
+  std::vector<double> coords;        // n x dim, node order (a copy: the index outlives moves)
+  std::vector<double> pivot_coords;  // P x dim, pivot order
   std::vector<std::unique_ptr<CoordCloud>> clouds;
   std::vector<std::unique_ptr<CoordKdTree>> trees;  // [0] all nodes, [1] the pivots
 
@@ -21,8 +22,9 @@ struct CoordIndex {
   const CoordKdTree& pivots() const { return *trees[1]; }
 };
 
-/// The index over `rows` (node order) and over its first `pivots` nodes.
-std::shared_ptr<const CoordIndex> make_coord_index(const MetricData& rows, size_t pivots);
+/// The index over `rows` (node order) and over the nodes `pivot_nodes`.
+std::shared_ptr<const CoordIndex> make_coord_index(const MetricData& rows,
+                                                   const std::vector<int32_t>& pivot_nodes);
 
 /// Up to `count` nodes nearest to `x` by coordinates (ascending distance; ties as nanoflann
 /// orders them) into `out`; returns how many. `d2` is scratch of `count` doubles.

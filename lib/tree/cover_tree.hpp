@@ -30,8 +30,8 @@ struct BuildOptions {
   // its group's new centres) are handed to threads in chunks of this many. Affects speed only;
   // the tree is identical for every batch_size and thread count.
   size_t batch_size = 512;
-  // Pivot lists (residual query metric only; see pivot_lists.cpp): the first `pivots` nodes in
-  // BFS order (the top nets, evenly spread) with their `pivot_list` nearest rows each. Cost:
+  // Pivot lists (residual query metric only; see pivot_lists.cpp): `pivots` pivots spread by
+  // farthest-point picking in the query metric, with their `pivot_list` nearest rows each. Cost:
   // pivots x N distances with the block kernel at build, pivots x pivot_list x 12 bytes.
   size_t pivots = 2048;      // P, capped at N; 0 = no lists (the best-first tree search)
   size_t pivot_list = 2048;  // M: rows per list, capped at N
@@ -49,12 +49,14 @@ struct BuildLevelStats {
   double ms = 0.0;              // wall time of the level
 };
 
-/// Pivot lists. Pivot p (node p, p < count) lists its list_size nearest rows by (distance, node
-/// id), ascending: nodes / dists [p * list_size, ...). Every node NOT in the list is at distance
-/// >= outside[p] from p (+inf when the list holds every node).
+/// Pivot lists. Pivot p (node pivot_node[p], p < count) lists its list_size nearest rows by
+/// (distance, node id), ascending: nodes / dists [p * list_size, ...). Every node NOT in the
+/// list is at distance >= outside[p] from the pivot (+inf when the list holds every node).
 struct PivotLists {
-  size_t count = 0;      // pivots: nodes [0, count)
-  size_t list_size = 0;  // entries per pivot
+  size_t count = 0;                 // pivots
+  size_t list_size = 0;             // entries per pivot
+  std::vector<int32_t> pivot_node;  // node of pivot p, in the order they were picked
+  double cover_radius = 0.0;        // max over rows of the distance to the nearest pivot
   std::vector<int32_t> nodes;
   std::vector<double> dists;
   std::vector<double> outside;

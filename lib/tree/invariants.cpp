@@ -140,11 +140,19 @@ std::vector<std::string> check_tree_invariants(const CoverTree& tree) {
     const size_t P = level.count, M = level.list_size;
     const std::string name = "pivot lists:";
     if (P > n || M > n || M == 0 || level.nodes.size() != P * M || level.dists.size() != P * M ||
-        level.outside.size() != P) {
+        level.outside.size() != P || level.pivot_node.size() != P) {
       fail(name + " has inconsistent sizes (P " + s(P) + ", M " + s(M) + ")");
       return errors;
     }
     std::vector<size_t> seen(n, P);  // seen[node] = last pivot whose list held it
+    std::vector<uint8_t> is_pivot(n, 0);
+    for (size_t p = 0; p < P; ++p) {
+      const int32_t pn = level.pivot_node[p];
+      if (pn < 0 || static_cast<size_t>(pn) >= n || is_pivot[static_cast<size_t>(pn)]++) {
+        fail(name + " pivot " + s(p) + " is node " + s(pn) + ": out of range or repeated");
+        return errors;
+      }
+    }
     for (size_t p = 0; p < P; ++p) {
       for (size_t e = 0; e < M; ++e) {
         const int32_t node = level.nodes[p * M + e];

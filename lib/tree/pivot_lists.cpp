@@ -1,11 +1,19 @@
-// Pivot lists: for each of the first P nodes (BFS order = the top nets of the cover tree, so
-// evenly spread pivots), its M nearest rows in the query metric, sorted, plus a lower bound on
-// the distance to every row outside the list. The residual search (pivot_search.cpp) prunes by
-// the triangle inequality through the pivots nearest the query.
+// Pivot lists: P pivots spread evenly in the QUERY metric (a farthest-point net, chosen in
+// batches), each with its M nearest rows in the query metric, sorted, plus a lower bound on the
+// distance to every row outside the list. The residual search (pivot_search.cpp) prunes by the
+// triangle inequality through the pivots nearest the query.
 //
-// Cost: P x N distances with the block kernel (several pivots share each loaded V row), then a
-// selection per pivot. Every value is a function of (pivot, row) only, so the lists are the same
-// for any thread count.
+// Why a farthest-point net: the search must fall back to a dense scan when no pivot near the
+// query has a list reaching d(q, p) + kth, and that happens where pivots are far. The first
+// engine took the top of the (Euclidean-hybrid) tree's BFS order, which is spread evenly in
+// SPACE; residual distances are not uniform in space (p_i varies), and the residual net roughly
+// halves the dense fallbacks (gold32k, P = M = 2048: 405 -> ~220 of 1,024 queries, measured).
+// Farthest-point picking also starts from the isolated points, where k-th distances are large.
+//
+// Cost: P x N distances with the block kernel (each batch of kBatch pivots shares every loaded
+// row), then a selection per pivot; the picking adds kBatch x pool distances per batch.
+// Everything is sequential in the choice and a function of (pivot, row) in the scan, so the
+// lists are the same for any thread count.
 //
 // Tried and measured (gold32k and scale-residual-128k, 2 threads): building finer levels of
 // lists (N / 8 pivots, short lists) by exact k-NN searches through coarser levels' longer
@@ -28,62 +36,74 @@
 namespace ctb {
 namespace {
 
-// Pivots per block-kernel call in a dense scan: each row is loaded once for this many pivots.
-constexpr size_t kPivotBlock = 16;
+constexpr size_t kBatch = 32;       // pivots chosen and scanned together (one block of rows)
+constexpr size_t kPoolPerPick = 4;  // candidate pool: the kBatch * this rows farthest from pivots
+constexpr size_t kRowChunk = 4096;  // rows per parallel task of a batch's scan
 
 struct Entry {
   double d;
   int32_t node;
 };
 
-/// Lists of `pivots` (node ids) by a full scan: the M nearest by (distance, node),
-/// outside = the (M+1)-th distance (rows with d == it fill the list in node order).
-void dense_lists(const MetricData& rows, std::span<const int32_t> pivots, PivotLists& level,
-                 int threads) {
-  const size_t n = rows.n, M = level.list_size;
-  if (pivots.empty()) return;
-  struct Scratch {
-    std::vector<double> dist, sel;
-    std::vector<Entry> list;
-    std::vector<QueryRow> qs;
+/// The M nearest of pivot row `d` (n distances) by (distance, node) into `nodes`/`dists`;
+/// returns the outside bound, the (M+1)-th distance (+inf when M == n).
+double select_list(const double* d, size_t n, size_t M, std::vector<double>& sel,
+                   std::vector<Entry>& list, int32_t* nodes, double* dists) {
+  size_t count = 0;
+  double outside = std::numeric_limits<double>::infinity();
+  if (M < n) {
+    std::copy_n(d, n, sel.begin());
+    std::nth_element(sel.begin(), sel.begin() + static_cast<long>(M), sel.end());
+    outside = sel[M];
+    for (size_t j = 0; j < n; ++j)
+      if (d[j] < outside) list[count++] = {d[j], static_cast<int32_t>(j)};
+    for (size_t j = 0; j < n && count < M; ++j)  // ties at the bound fill in node order
+      if (d[j] == outside) list[count++] = {d[j], static_cast<int32_t>(j)};
+  } else {
+    for (size_t j = 0; j < n; ++j) list[count++] = {d[j], static_cast<int32_t>(j)};
+  }
+  std::sort(
+      list.begin(), list.begin() + static_cast<long>(count),
+      [](const Entry& a, const Entry& c) { return a.d != c.d ? a.d < c.d : a.node < c.node; });
+  for (size_t e = 0; e < M; ++e) {
+    nodes[e] = list[e].node;
+    dists[e] = list[e].d;
+  }
+  return outside;
+}
+
+/// Farthest-point choice of the next batch: among the pool of unchosen rows farthest from the
+/// pivots so far (by min_d, ties to the lower node), repeatedly the one farthest from the
+/// pivots and from this batch's picks. Exact FPS restricted to the pool; sequential and
+/// deterministic.
+void pick_batch(const MetricData& rows, const std::vector<double>& min_d,
+                const std::vector<uint8_t>& chosen, size_t want, std::vector<int32_t>& batch,
+                std::vector<int32_t>& pool, std::vector<double>& eff, std::vector<double>& dd) {
+  const size_t n = rows.n;
+  pool.clear();
+  for (size_t j = 0; j < n; ++j)
+    if (!chosen[j]) pool.push_back(static_cast<int32_t>(j));
+  const auto farther = [&](int32_t a, int32_t b) {
+    const double da = min_d[static_cast<size_t>(a)], db = min_d[static_cast<size_t>(b)];
+    return da != db ? da > db : a < b;
   };
-  std::vector<Scratch> scratch(static_cast<size_t>(std::max(1, threads)));
-  const size_t blocks = (pivots.size() + kPivotBlock - 1) / kPivotBlock;
-  parallel_for(blocks, threads, [&](size_t b, int worker) {
-    Scratch& s = scratch[static_cast<size_t>(worker)];
-    const size_t i0 = b * kPivotBlock, np = std::min(pivots.size(), i0 + kPivotBlock) - i0;
-    s.dist.resize(np * n);
-    s.sel.resize(n);
-    s.list.resize(n);
-    s.qs.resize(np);
-    for (size_t i = 0; i < np; ++i) s.qs[i] = query_row(rows, static_cast<size_t>(pivots[i0 + i]));
-    distances_block(rows, s.qs, 0, n, s.dist.data());
-    for (size_t i = 0; i < np; ++i) {
-      const auto p = static_cast<size_t>(pivots[i0 + i]);
-      const double* d = s.dist.data() + i * n;
-      size_t count = 0;
-      level.outside[p] = std::numeric_limits<double>::infinity();
-      if (M < n) {
-        std::copy_n(d, n, s.sel.begin());
-        std::nth_element(s.sel.begin(), s.sel.begin() + static_cast<long>(M), s.sel.end());
-        const double t = s.sel[M];
-        level.outside[p] = t;
-        for (size_t j = 0; j < n; ++j)
-          if (d[j] < t) s.list[count++] = {d[j], static_cast<int32_t>(j)};
-        for (size_t j = 0; j < n && count < M; ++j)
-          if (d[j] == t) s.list[count++] = {d[j], static_cast<int32_t>(j)};
-      } else {
-        for (size_t j = 0; j < n; ++j) s.list[count++] = {d[j], static_cast<int32_t>(j)};
-      }
-      std::sort(
-          s.list.begin(), s.list.begin() + static_cast<long>(count),
-          [](const Entry& a, const Entry& c) { return a.d != c.d ? a.d < c.d : a.node < c.node; });
-      for (size_t e = 0; e < M; ++e) {
-        level.nodes[p * M + e] = s.list[e].node;
-        level.dists[p * M + e] = s.list[e].d;
-      }
-    }
-  });
+  const size_t size = std::min(pool.size(), want * kPoolPerPick);
+  std::partial_sort(pool.begin(), pool.begin() + static_cast<long>(size), pool.end(), farther);
+  pool.resize(size);
+  eff.resize(size);
+  dd.resize(size);
+  for (size_t c = 0; c < size; ++c) eff[c] = min_d[static_cast<size_t>(pool[c])];
+  batch.clear();
+  for (size_t t = 0; t < std::min(want, size); ++t) {
+    size_t best = size;
+    for (size_t c = 0; c < size; ++c)
+      if (eff[c] >= 0.0 && (best == size || eff[c] > eff[best])) best = c;  // first = lower rank
+    batch.push_back(pool[best]);
+    eff[best] = -1.0;  // taken
+    distances_to_rows(rows, query_row(rows, static_cast<size_t>(pool[best])), pool, dd.data());
+    for (size_t c = 0; c < size; ++c)
+      if (eff[c] >= 0.0) eff[c] = std::min(eff[c], dd[c]);
+  }
 }
 
 }  // namespace
@@ -94,15 +114,68 @@ void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int thr
   lists = PivotLists{};
   tree.coord_index.reset();
   if (pivots == 0 || list_size == 0 || n == 0 || tree.rows.dim == 0) return;
-  lists.count = std::min(pivots, n);
-  lists.list_size = std::min(list_size, n);
-  lists.nodes.assign(lists.count * lists.list_size, 0);
-  lists.dists.assign(lists.count * lists.list_size, 0.0);
-  lists.outside.assign(lists.count, std::numeric_limits<double>::infinity());
-  std::vector<int32_t> all(lists.count);
-  for (size_t p = 0; p < lists.count; ++p) all[p] = static_cast<int32_t>(p);
-  dense_lists(tree.rows, all, lists, threads);
-  tree.coord_index = make_coord_index(tree.rows, lists.count);
+  const size_t P = std::min(pivots, n), M = std::min(list_size, n);
+  lists.count = P;
+  lists.list_size = M;
+  lists.pivot_node.reserve(P);
+  lists.nodes.assign(P * M, 0);
+  lists.dists.assign(P * M, 0.0);
+  lists.outside.assign(P, std::numeric_limits<double>::infinity());
+  threads = std::max(1, threads);
+
+  std::vector<double> min_d(n, std::numeric_limits<double>::infinity());
+  std::vector<uint8_t> chosen(n, 0);
+  std::vector<int32_t> batch{0}, pool;  // the root starts the net
+  std::vector<double> eff, dd, dist;
+  std::vector<QueryRow> qs;
+  struct Scratch {
+    std::vector<double> sel;
+    std::vector<Entry> list;
+  };
+  std::vector<Scratch> scratch(static_cast<size_t>(threads));
+  const size_t chunks = (n + kRowChunk - 1) / kRowChunk;
+  while (lists.pivot_node.size() < P) {
+    if (lists.pivot_node.size() > 0)
+      pick_batch(tree.rows, min_d, chosen, std::min(kBatch, P - lists.pivot_node.size()), batch,
+                 pool, eff, dd);
+    const size_t nb = batch.size(), p0 = lists.pivot_node.size();
+    qs.resize(nb);
+    for (size_t i = 0; i < nb; ++i) {
+      qs[i] = query_row(tree.rows, static_cast<size_t>(batch[i]));
+      chosen[static_cast<size_t>(batch[i])] = 1;
+      lists.pivot_node.push_back(batch[i]);
+    }
+    // The batch's rows: chunk c holds d(pivot i, rows of chunk c) at dist[c * nb * kRowChunk].
+    dist.resize(chunks * nb * kRowChunk);
+    parallel_for(chunks, threads, [&](size_t c, int) {
+      const size_t b = c * kRowChunk, e = std::min(n, b + kRowChunk);
+      distances_block(tree.rows, qs, b, e, dist.data() + c * nb * kRowChunk);
+    });
+    // Per pivot: gather its row, select its list; per row: the distance to the nearest pivot.
+    parallel_for(nb, threads, [&](size_t i, int worker) {
+      Scratch& s = scratch[static_cast<size_t>(worker)];
+      s.sel.resize(n);
+      s.list.resize(n);
+      std::vector<double>& row = s.sel;  // reused: gathered row, then selection copy
+      std::vector<double> gathered(n);
+      for (size_t c = 0; c < chunks; ++c) {
+        const size_t b = c * kRowChunk, len = std::min(n, b + kRowChunk) - b;
+        std::copy_n(dist.data() + c * nb * kRowChunk + i * len, len, gathered.data() + b);
+      }
+      lists.outside[p0 + i] =
+          select_list(gathered.data(), n, M, row, s.list, lists.nodes.data() + (p0 + i) * M,
+                      lists.dists.data() + (p0 + i) * M);
+    });
+    parallel_for(chunks, threads, [&](size_t c, int) {
+      const size_t b = c * kRowChunk, len = std::min(n, b + kRowChunk) - b;
+      const double* d = dist.data() + c * nb * kRowChunk;
+      for (size_t i = 0; i < nb; ++i)
+        for (size_t j = 0; j < len; ++j) min_d[b + j] = std::min(min_d[b + j], d[i * len + j]);
+    });
+  }
+  lists.cover_radius = 0.0;
+  for (size_t j = 0; j < n; ++j) lists.cover_radius = std::max(lists.cover_radius, min_d[j]);
+  tree.coord_index = make_coord_index(tree.rows, lists.pivot_node);
 }
 
 }  // namespace ctb

@@ -169,8 +169,9 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
         nearest_by_coords(index.pivots(), q.coords, want, s.knn_idx.data(), s.knn_d2.data());
     size_t count = 0;
     for (size_t i = 0; i < got; ++i) {
-      const size_t node = s.knn_idx[i];
-      s.pivots.push_back({static_cast<int32_t>(node), 0.0, 0, 0});
+      const size_t index = s.knn_idx[i];
+      const auto node = static_cast<size_t>(lists.pivot_node[index]);
+      s.pivots.push_back({static_cast<int32_t>(index), static_cast<int32_t>(node), 0.0, 0, 0});
       if (s.eval_mark[node] != stamp) s.tile[count++] = static_cast<int32_t>(node);
     }
     evaluate_tile(count, ct.pivot_evals);
@@ -182,7 +183,7 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
   if (!(bar0 < kInf)) return finish(PivotSearchResult::needs_dense);
   size_t usable = 0;
   for (auto& p : s.pivots) {
-    const auto pn = static_cast<size_t>(p.node);
+    const auto pn = static_cast<size_t>(p.index);
     if (!(lists.outside[pn] - p.r > bar0)) continue;
     const double* ld = lists.dists.data() + pn * M;
     p.lo = static_cast<size_t>(std::lower_bound(ld, ld + M, p.r - bar0) - ld);
@@ -193,7 +194,7 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
   s.pivots.resize(usable);
   const auto width = [](const PivotSearchScratch::Pivot& p) { return p.hi - p.lo; };
   std::sort(s.pivots.begin(), s.pivots.end(), [&](const auto& a, const auto& b) {
-    return width(a) != width(b) ? width(a) < width(b) : a.node < b.node;
+    return width(a) != width(b) ? width(a) < width(b) : a.index < b.index;
   });
   const size_t nb = std::min(std::max<size_t>(1, pr.bound_pivots), usable);
   ct.frontier_expanded += nb;
@@ -201,8 +202,8 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
   // Intersection: hit_count[j] = number of the first t windows holding j.
   {
     const auto& p0 = s.pivots[0];
-    const int32_t* ln = lists.nodes.data() + static_cast<size_t>(p0.node) * M;
-    const double* ld = lists.dists.data() + static_cast<size_t>(p0.node) * M;
+    const int32_t* ln = lists.nodes.data() + static_cast<size_t>(p0.index) * M;
+    const double* ld = lists.dists.data() + static_cast<size_t>(p0.index) * M;
     for (size_t e = p0.lo; e < p0.hi; ++e) {
       const auto j = static_cast<size_t>(ln[e]);
       s.hit_mark[j] = stamp;
@@ -212,8 +213,8 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
   }
   for (size_t t = 1; t < nb; ++t) {
     const auto& pt = s.pivots[t];
-    const int32_t* ln = lists.nodes.data() + static_cast<size_t>(pt.node) * M;
-    const double* ld = lists.dists.data() + static_cast<size_t>(pt.node) * M;
+    const int32_t* ln = lists.nodes.data() + static_cast<size_t>(pt.index) * M;
+    const double* ld = lists.dists.data() + static_cast<size_t>(pt.index) * M;
     const auto want = static_cast<uint8_t>(t);
     for (size_t e = pt.lo; e < pt.hi; ++e) {
       const auto j = static_cast<size_t>(ln[e]);
@@ -225,7 +226,7 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
   s.cands.clear();
   {
     const auto& p0 = s.pivots[0];
-    const int32_t* ln = lists.nodes.data() + static_cast<size_t>(p0.node) * M;
+    const int32_t* ln = lists.nodes.data() + static_cast<size_t>(p0.index) * M;
     const auto full = static_cast<uint8_t>(nb);
     uint64_t cut = 0;
     for (size_t e = p0.lo; e < p0.hi; ++e) {

@@ -35,6 +35,7 @@ struct PivotSearchScratch {
   std::vector<double> hit_lb;       // per node: best lower bound so far
   uint32_t stamp = 0;
   struct Pivot {
+    int32_t index;  // pivot index (its list)
     int32_t node;
     double r;  // d(q, pivot)
     size_t lo, hi;

@@ -501,7 +501,8 @@ TEST(PivotLists, HoldTheNearestRowsOfEachPivot) {
       for (size_t j = 0; j < data.n; ++j) all[j] = static_cast<int32_t>(j);
       std::vector<double> d(data.n);
       for (size_t p = 0; p < tree.pivot_lists.count; ++p) {
-        distances_to_rows(tree.rows, query_row(tree.rows, p), all, d.data());
+        const auto node = static_cast<size_t>(tree.pivot_lists.pivot_node[p]);
+        distances_to_rows(tree.rows, query_row(tree.rows, node), all, d.data());
         std::vector<std::pair<double, int32_t>> sorted;
         for (size_t j = 0; j < data.n; ++j) sorted.push_back({d[j], static_cast<int32_t>(j)});
         std::sort(sorted.begin(), sorted.end());
