@@ -47,24 +47,19 @@ struct Entry {
 
 /// The M nearest of pivot row `d` (n distances) by (distance, node) into `nodes`/`dists`;
 /// returns the outside bound, the (M+1)-th distance (+inf when M == n).
-double select_list(const double* d, size_t n, size_t M, std::vector<double>& sel,
-                   std::vector<Entry>& list, int32_t* nodes, double* dists) {
-  size_t count = 0;
+double select_list(const double* d, size_t n, size_t M, std::vector<Entry>& list, int32_t* nodes,
+                   double* dists) {
+  const auto before = [](const Entry& a, const Entry& c) {
+    return a.d != c.d ? a.d < c.d : a.node < c.node;
+  };
+  for (size_t j = 0; j < n; ++j) list[j] = {d[j], static_cast<int32_t>(j)};
   double outside = std::numeric_limits<double>::infinity();
   if (M < n) {
-    std::copy_n(d, n, sel.begin());
-    std::nth_element(sel.begin(), sel.begin() + static_cast<long>(M), sel.end());
-    outside = sel[M];
-    for (size_t j = 0; j < n; ++j)
-      if (d[j] < outside) list[count++] = {d[j], static_cast<int32_t>(j)};
-    for (size_t j = 0; j < n && count < M; ++j)  // ties at the bound fill in node order
-      if (d[j] == outside) list[count++] = {d[j], static_cast<int32_t>(j)};
-  } else {
-    for (size_t j = 0; j < n; ++j) list[count++] = {d[j], static_cast<int32_t>(j)};
+    std::nth_element(list.begin(), list.begin() + static_cast<long>(M),
+                     list.begin() + static_cast<long>(n), before);
+    outside = list[M].d;  // every entry from M on is at or after it by (distance, node)
   }
-  std::sort(
-      list.begin(), list.begin() + static_cast<long>(count),
-      [](const Entry& a, const Entry& c) { return a.d != c.d ? a.d < c.d : a.node < c.node; });
+  std::sort(list.begin(), list.begin() + static_cast<long>(M), before);
   for (size_t e = 0; e < M; ++e) {
     nodes[e] = list[e].node;
     dists[e] = list[e].d;
@@ -129,7 +124,7 @@ void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int thr
   std::vector<double> eff, dd, dist;
   std::vector<QueryRow> qs;
   struct Scratch {
-    std::vector<double> sel;
+    std::vector<double> row;
     std::vector<Entry> list;
   };
   std::vector<Scratch> scratch(static_cast<size_t>(threads));
@@ -154,16 +149,14 @@ void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int thr
     // Per pivot: gather its row, select its list; per row: the distance to the nearest pivot.
     parallel_for(nb, threads, [&](size_t i, int worker) {
       Scratch& s = scratch[static_cast<size_t>(worker)];
-      s.sel.resize(n);
+      s.row.resize(n);
       s.list.resize(n);
-      std::vector<double>& row = s.sel;  // reused: gathered row, then selection copy
-      std::vector<double> gathered(n);
       for (size_t c = 0; c < chunks; ++c) {
         const size_t b = c * kRowChunk, len = std::min(n, b + kRowChunk) - b;
-        std::copy_n(dist.data() + c * nb * kRowChunk + i * len, len, gathered.data() + b);
+        std::copy_n(dist.data() + c * nb * kRowChunk + i * len, len, s.row.data() + b);
       }
       lists.outside[p0 + i] =
-          select_list(gathered.data(), n, M, row, s.list, lists.nodes.data() + (p0 + i) * M,
+          select_list(s.row.data(), n, M, s.list, lists.nodes.data() + (p0 + i) * M,
                       lists.dists.data() + (p0 + i) * M);
     });
     parallel_for(chunks, threads, [&](size_t c, int) {
