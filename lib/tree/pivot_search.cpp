@@ -40,7 +40,8 @@
 namespace ctb {
 namespace {
 
-constexpr size_t kTile = 32;  // survivors per distances_to_rows call
+constexpr size_t kTile = 32;           // survivors per distances_to_rows call
+constexpr size_t kPredSeedGrowth = 4;  // predecessor queries: at most this many times the seeds
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// Offers (d, key) to the top-k; true when it entered.
@@ -132,7 +133,13 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
 
   // 1. Seeds.
   {
-    const size_t want = std::min(pr.seed_rows, rows.n);
+    // Predecessor queries keep only ids < q.id of their seeds, about q.id / n of them: ask for
+    // proportionally more (at most kPredSeedGrowth times), so about seed_rows are admissible.
+    size_t want = pr.seed_rows;
+    if (pred && q.id > 0 && static_cast<size_t>(q.id) < rows.n)
+      want = std::min(pr.seed_rows * kPredSeedGrowth,
+                      pr.seed_rows * rows.n / static_cast<size_t>(q.id));
+    want = std::min(want, rows.n);
     if (s.knn_idx.size() < want) {
       s.knn_idx.resize(want);
       s.knn_d2.resize(want);
