@@ -42,6 +42,7 @@ namespace {
 
 constexpr size_t kTile = 32;           // survivors per distances_to_rows call
 constexpr size_t kPredSeedGrowth = 4;  // predecessor queries: at most this many times the seeds
+constexpr size_t kRescueGrowth = 4;    // seeds x this before a query is sent to the dense scan
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// Offers (d, key) to the top-k; true when it entered.
@@ -131,14 +132,9 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
     return r;
   };
 
-  // 1. Seeds.
-  {
-    // Predecessor queries keep only ids < q.id of their seeds, about q.id / n of them: ask for
-    // proportionally more (at most kPredSeedGrowth times), so about seed_rows are admissible.
-    size_t want = pr.seed_rows;
-    if (pred && q.id > 0 && static_cast<size_t>(q.id) < rows.n)
-      want = std::min(pr.seed_rows * kPredSeedGrowth,
-                      pr.seed_rows * rows.n / static_cast<size_t>(q.id));
+  // 1. Seeds: the Euclidean-nearest rows from position `from` to `want` of the k-d tree's
+  // answer (a later stage skips what an earlier one saw), not yet evaluated.
+  const auto evaluate_seeds = [&](size_t from, size_t want) {
     want = std::min(want, rows.n);
     if (s.knn_idx.size() < want) {
       s.knn_idx.resize(want);
@@ -148,8 +144,9 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
     const size_t got =
         nearest_by_coords(index.all_nodes(), q.coords, want, s.knn_idx.data(), s.knn_d2.data());
     size_t count = 0;
-    for (size_t i = 0; i < got; ++i) {
+    for (size_t i = from; i < got; ++i) {
       const size_t node = s.knn_idx[i];
+      if (s.eval_mark[node] == stamp) continue;  // evaluated in an earlier stage
       if (pred && !admissible(node)) {
         ++ct.pruned_by_predecessor;
         ++ct.subtrees_pruned;
@@ -159,7 +156,15 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
     }
     std::sort(s.tile.begin(), s.tile.begin() + static_cast<long>(count));
     evaluate_tile(count, ct.seed_evals);
-  }
+    return got;
+  };
+  // Predecessor queries keep only ids < q.id of their seeds, about q.id / n of them: ask for
+  // proportionally more (at most kPredSeedGrowth times), so about seed_rows are admissible.
+  size_t seeds = pr.seed_rows;
+  if (pred && q.id > 0 && static_cast<size_t>(q.id) < rows.n)
+    seeds =
+        std::min(pr.seed_rows * kPredSeedGrowth, pr.seed_rows * rows.n / static_cast<size_t>(q.id));
+  size_t seen = evaluate_seeds(0, seeds);
 
   // 2. Pivots near q.
   const PivotLists& lists = tree.pivot_lists;
@@ -185,22 +190,35 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
   }
   for (auto& p : s.pivots) p.r = s.hit_lb[static_cast<size_t>(p.node)];
 
-  // 3. Usable pivots and their windows.
-  const double bar0 = topk.full() ? topk.kth() + pr.slack : kInf;
-  if (!(bar0 < kInf)) return finish(PivotSearchResult::needs_dense);
+  // 3. Usable pivots and their windows. A query none can close first gets kRescueGrowth times
+  // the seeds (a tighter k-th bound narrows every window): a few hundred gathered evaluations
+  // against a dense scan of all n rows.
+  double bar0 = kInf;
   size_t usable = 0;
-  for (auto& p : s.pivots) {
-    const auto pn = static_cast<size_t>(p.index);
-    if (!(lists.outside[pn] - p.r > bar0)) continue;
-    const double* ld = lists.dists.data() + pn * M;
-    p.lo = static_cast<size_t>(std::lower_bound(ld, ld + M, p.r - bar0) - ld);
-    p.hi = static_cast<size_t>(std::upper_bound(ld + p.lo, ld + M, p.r + bar0) - ld);
-    s.pivots[usable++] = p;
+  for (int stage = 0; stage < 2; ++stage) {
+    if (stage == 1) {
+      if (pr.seed_rows == 0 || seeds >= rows.n) break;
+      seeds *= kRescueGrowth;
+      seen = evaluate_seeds(seen, seeds);
+    }
+    bar0 = topk.full() ? topk.kth() + pr.slack : kInf;
+    if (!(bar0 < kInf)) continue;
+    s.windows.clear();
+    for (const auto& p : s.pivots) {
+      const auto pn = static_cast<size_t>(p.index);
+      if (!(lists.outside[pn] - p.r > bar0)) continue;
+      const double* ld = lists.dists.data() + pn * M;
+      auto w = p;
+      w.lo = static_cast<size_t>(std::lower_bound(ld, ld + M, p.r - bar0) - ld);
+      w.hi = static_cast<size_t>(std::upper_bound(ld + w.lo, ld + M, p.r + bar0) - ld);
+      s.windows.push_back(w);
+    }
+    usable = s.windows.size();
+    if (usable > 0) break;
   }
   if (usable == 0) return finish(PivotSearchResult::needs_dense);
-  s.pivots.resize(usable);
   const auto width = [](const PivotSearchScratch::Pivot& p) { return p.hi - p.lo; };
-  std::sort(s.pivots.begin(), s.pivots.end(), [&](const auto& a, const auto& b) {
+  std::sort(s.windows.begin(), s.windows.end(), [&](const auto& a, const auto& b) {
     return width(a) != width(b) ? width(a) < width(b) : a.index < b.index;
   });
   const size_t nb = std::min(std::max<size_t>(1, pr.bound_pivots), usable);
@@ -208,7 +226,7 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
 
   // Intersection: hit_count[j] = number of the first t windows holding j.
   {
-    const auto& p0 = s.pivots[0];
+    const auto& p0 = s.windows[0];
     const int32_t* ln = lists.nodes.data() + static_cast<size_t>(p0.index) * M;
     const double* ld = lists.dists.data() + static_cast<size_t>(p0.index) * M;
     for (size_t e = p0.lo; e < p0.hi; ++e) {
@@ -219,7 +237,7 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
     }
   }
   for (size_t t = 1; t < nb; ++t) {
-    const auto& pt = s.pivots[t];
+    const auto& pt = s.windows[t];
     const int32_t* ln = lists.nodes.data() + static_cast<size_t>(pt.index) * M;
     const double* ld = lists.dists.data() + static_cast<size_t>(pt.index) * M;
     const auto want = static_cast<uint8_t>(t);
@@ -232,7 +250,7 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
   }
   s.cands.clear();
   {
-    const auto& p0 = s.pivots[0];
+    const auto& p0 = s.windows[0];
     const int32_t* ln = lists.nodes.data() + static_cast<size_t>(p0.index) * M;
     const auto full = static_cast<uint8_t>(nb);
     uint64_t cut = 0;

@@ -44,7 +44,8 @@ struct PivotSearchScratch {
     double lb;
     int32_t node;
   };
-  std::vector<Pivot> pivots;
+  std::vector<Pivot> pivots;   // evaluated near pivots
+  std::vector<Pivot> windows;  // the usable ones, with their windows
   std::vector<Candidate> cands;
   std::vector<size_t> knn_idx;
   std::vector<double> knn_d2;
