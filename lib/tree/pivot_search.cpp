@@ -40,9 +40,8 @@
 namespace ctb {
 namespace {
 
-constexpr size_t kTile = 32;           // survivors per distances_to_rows call
-constexpr size_t kPredSeedGrowth = 4;  // predecessor queries: at most this many times the seeds
-constexpr size_t kRescueGrowth = 4;    // seeds x this before a query is sent to the dense scan
+constexpr size_t kTile = 32;          // survivors per distances_to_rows call
+constexpr size_t kMaxSeedGrowth = 4;  // seeds grow to at most this many times seed_rows
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// Offers (d, key) to the top-k; true when it entered.
@@ -159,11 +158,13 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
     return got;
   };
   // Predecessor queries keep only ids < q.id of their seeds, about q.id / n of them: ask for
-  // proportionally more (at most kPredSeedGrowth times), so about seed_rows are admissible.
+  // proportionally more, so about seed_rows are admissible.
+  // Every stage together asks for at most kMaxSeedGrowth x seed_rows (nanoflann's k-NN result
+  // set inserts in O(k): thousands of seeds would cost more than they save).
+  const size_t max_seeds = pr.seed_rows * kMaxSeedGrowth;
   size_t seeds = pr.seed_rows;
   if (pred && q.id > 0 && static_cast<size_t>(q.id) < rows.n)
-    seeds =
-        std::min(pr.seed_rows * kPredSeedGrowth, pr.seed_rows * rows.n / static_cast<size_t>(q.id));
+    seeds = std::min(max_seeds, pr.seed_rows * rows.n / static_cast<size_t>(q.id));
   size_t seen = evaluate_seeds(0, seeds);
 
   // 2. Pivots near q.
@@ -190,15 +191,15 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
   }
   for (auto& p : s.pivots) p.r = s.hit_lb[static_cast<size_t>(p.node)];
 
-  // 3. Usable pivots and their windows. A query none can close first gets kRescueGrowth times
+  // 3. Usable pivots and their windows. A query none can close first gets kMaxSeedGrowth times
   // the seeds (a tighter k-th bound narrows every window): a few hundred gathered evaluations
   // against a dense scan of all n rows.
   double bar0 = kInf;
   size_t usable = 0;
   for (int stage = 0; stage < 2; ++stage) {
     if (stage == 1) {
-      if (pr.seed_rows == 0 || seeds >= rows.n) break;
-      seeds *= kRescueGrowth;
+      if (pr.seed_rows == 0 || seeds >= std::min(rows.n, max_seeds)) break;
+      seeds = std::min(max_seeds, seeds * kMaxSeedGrowth);
       seen = evaluate_seeds(seen, seeds);
     }
     bar0 = topk.full() ? topk.kth() + pr.slack : kInf;
