@@ -29,9 +29,12 @@ int64_t rss_bytes_now() {
 }  // namespace
 
 TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, int threads,
-                                std::vector<BuildBatchStats>* batches, int64_t* depth) {
+                                std::vector<BuildBatchStats>* batches, int64_t* depth,
+                                const CancelToken* cancel) {
   const int64_t rss_before = rss_bytes_now();
-  TreeEnginePtr engine(new TreeEngine{build_cover_tree(data, tree_build_options(build, threads))});
+  BuildOptions options = tree_build_options(build, threads);
+  options.cancel = cancel;
+  TreeEnginePtr engine(new TreeEngine{build_cover_tree(data, options)});
   const int64_t rss_after = rss_bytes_now();
   if (depth != nullptr) *depth = engine->tree.depth();
   if (batches != nullptr) {
@@ -88,6 +91,7 @@ TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs) {
   options.low_yield_stop = knobs.low_yield_stop;
   options.inject_slowdown = knobs.inject_slowdown;
   options.dense_fallback_evals = knobs.dense_fallback_evals;
+  options.cancel = knobs.cancel;
   return options;
 }
 

@@ -22,9 +22,10 @@ struct TreeEngineDeleter {
 using TreeEnginePtr = std::unique_ptr<TreeEngine, TreeEngineDeleter>;
 
 /// Builds the tree over `data` with the scenario's build options. Fills build batches (one per
-/// level) and the depth.
+/// level) and the depth. A set `cancel` token stops the build with Cancelled.
 TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, int threads,
-                                std::vector<BuildBatchStats>* batches, int64_t* depth);
+                                std::vector<BuildBatchStats>* batches, int64_t* depth,
+                                const CancelToken* cancel = nullptr);
 
 struct TreeQueryKnobs {
   size_t k = 1;
@@ -33,7 +34,8 @@ struct TreeQueryKnobs {
   size_t survivor_cap = 0;    // APPROXIMATE when > 0
   size_t low_yield_stop = 0;  // APPROXIMATE when > 0
   double inject_slowdown = 1.0;
-  size_t dense_fallback_evals = 0;  // 0 = automatic
+  size_t dense_fallback_evals = 0;      // 0 = automatic
+  const CancelToken* cancel = nullptr;  // set by another thread: the query throws Cancelled
 };
 
 /// The scenario's query knobs (k, predecessor, budgets, fallback) on `threads` workers.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/build_strategy.hpp"
+#include "core/cancel.hpp"
 #include "metric/metric.hpp"
 
 namespace ctb {
@@ -39,6 +40,7 @@ struct BuildOptions {
   // and P x N bytes. Off by default: measured on gold32k, the cluster search (tree_knn.cpp)
   // does not beat the pivot-list search.
   bool clusters = false;
+  const CancelToken* cancel = nullptr;  // set by another thread: the build throws Cancelled
 };
 
 /// One level of the level-synchronous build (the lead maps these to "build batch" rows).
@@ -124,7 +126,7 @@ CoverTree build_cover_tree(const MetricData& data, const BuildOptions& options);
 /// With `clusters`, the same pass also assigns every row to its home pivot and lays out the
 /// home-pivot clusters (list_size may then be 0: clusters only).
 void build_pivot_lists(CoverTree& tree, size_t pivot_count, size_t list_size, int threads,
-                       bool clusters = false);
+                       bool clusters = false, const CancelToken* cancel = nullptr);
 
 /// The batch order as a permutation of rows (position -> row). Exposed for tests.
 std::vector<int32_t> batch_order_permutation(const MetricData& data, BatchOrder order);

@@ -88,7 +88,7 @@ uint8_t quantize(double d) {
 }  // namespace
 
 void build_pivot_lists(CoverTree& tree, size_t pivot_count, size_t list_size, int threads,
-                       bool clusters) {
+                       bool clusters, const CancelToken* cancel) {
   const size_t n = tree.size();
   const size_t P = std::min(pivot_count, n);
   const size_t M = std::min(list_size, n);
@@ -122,7 +122,7 @@ void build_pivot_lists(CoverTree& tree, size_t pivot_count, size_t list_size, in
   const int workers = std::max(1, threads);
   std::vector<Scratch> scratch(static_cast<size_t>(workers));
   const size_t blocks = (P + kPivotBlock - 1) / kPivotBlock;
-  parallel_for(blocks, workers, [&](size_t b, int worker) {
+  parallel_for(blocks, workers, cancel, [&](size_t b, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     const size_t p0 = b * kPivotBlock, np = std::min(P, p0 + kPivotBlock) - p0;
     s.dist.resize(np * n);

@@ -157,6 +157,7 @@ struct Params {
   size_t bound_pivots;          // cluster search: pivots nearest q whose bytes bound each row
   size_t pred_direct;           // predecessor queries with id <= this evaluate all predecessors
   size_t pred_fallback_direct;  // ... and so do those failing the pivot search up to this id
+  const CancelToken* cancel;    // checked between tasks (TreeQueryOptions::cancel)
 };
 
 /// Offers (d, id) to the top-k; true when it entered.
@@ -628,7 +629,7 @@ void dense_phase(const CoverTree& tree, std::span<const QueryRow> queries,
     std::vector<double> d;
   };
   std::vector<DenseScratch> ds(scratch.size());
-  parallel_for(groups, threads, [&](size_t g, int worker) {
+  parallel_for(groups, threads, pr.cancel, [&](size_t g, int worker) {
     DenseScratch& s = ds[static_cast<size_t>(worker)];
     Scratch& ws = scratch[static_cast<size_t>(worker)];
     const size_t lo = g * kDenseQueries, hi = std::min(qidx.size(), lo + kDenseQueries);
@@ -689,6 +690,7 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   pr.dense_after =
       options.dense_fallback_evals > 0 ? options.dense_fallback_evals : std::max<size_t>(64, n / 6);
   pr.slowdown = options.inject_slowdown;
+  pr.cancel = options.cancel;
   const bool residual = tree.rows.kind == MetricKind::residual;
   pr.slack_abs = options.prune_slack >= 0.0 ? options.prune_slack : (residual ? 1e-4 : 1e-9);
   pr.slack_rel = options.prune_slack >= 0.0 || residual ? 0.0 : 1e-13;
@@ -750,7 +752,7 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
       s.bucket_start.resize(kClusterBuckets + 1);
     }
   }
-  parallel_for(tasks, threads, [&](size_t task, int worker) {
+  parallel_for(tasks, threads, pr.cancel, [&](size_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     const size_t lo = task * kQueryChunk, hi = std::min(queries.size(), lo + kQueryChunk);
     const size_t P = tree.pivot_count;

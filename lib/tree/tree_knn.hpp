@@ -7,6 +7,7 @@
 #include <limits>
 #include <span>
 
+#include "core/cancel.hpp"
 #include "metric/metric.hpp"
 #include "search/counters.hpp"
 #include "search/knn.hpp"
@@ -47,6 +48,7 @@ struct TreeQueryOptions {
   // Pivots evaluated per query to pick the nearest one: the Euclidean-nearest by coordinates
   // (residual neighbours are spatially local, spec §9).
   size_t pivot_candidates = 8;
+  const CancelToken* cancel = nullptr;  // set by another thread: the query throws Cancelled
 };
 
 /// queries[i] is answered in row i (dataset ids, (distance, id) order) -- the same answer as
