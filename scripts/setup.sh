@@ -9,6 +9,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libhwy-dev libyaml-cpp-dev
   libgtest-dev libeigen3-dev libnanoflann-dev
   clang-14 libclang-rt-14-dev clang-format
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-scipy
 )
 
 missing=()
@@ -26,3 +27,6 @@ fi
 cmake --preset release >/dev/null
 cmake --build --preset release --target covertree-bench
 echo "setup: built build/release/covertree-bench" >&2
+# The Python module (README "Python"): import with PYTHONPATH=build/release/python.
+cmake --build --preset release --target covertree_bench_py
+echo "setup: built build/release/python/covertree_bench" >&2

@@ -17,6 +17,11 @@ for preset in ci debug; do
   ctest --preset "$preset" -j 2
 done
 
+# The Python module's tests, on the ci build (the debug preset leaves the module out: an ASan
+# extension needs the ASan runtime preloaded into python3). Debian's python3 has numpy.
+step "pytest: Python module (ci build)"
+PYTHONPATH=build/ci/python /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python
+
 # Counters and exactness gate here; time checks are advisory because this machine is shared
 # (docs/gate.md). The gate itself is release-only: the debug build's times mean nothing.
 step "performance gate: CI scenarios (time checks advisory)"

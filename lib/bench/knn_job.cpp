@@ -39,24 +39,11 @@ PointTable load_points(const std::string& path) {
     throw InputError(path + ": --points must be float64 or float32");
   }
   PointTable table;
-  if (array.shape.size() == 1) {
-    table.n = array.shape[0];
-    table.dim = 1;
-  } else if (array.shape.size() == 2) {
-    table.n = array.shape[0];
-    table.dim = array.shape[1];
-  } else {
-    throw InputError(path + ": --points must be a 2-D array (n x d), got " +
-                     std::to_string(array.shape.size()) + " dimensions");
-  }
-  if (table.n == 0 || table.dim == 0) throw InputError(path + ": --points is empty");
+  const std::string label = path + ": --points";
+  table.dim = points_dim(array.shape, label);
+  table.n = array.shape[0];
   table.values = array.as_f64();
-  for (size_t i = 0; i < table.values.size(); ++i) {
-    if (!std::isfinite(table.values[i])) {
-      throw InputError(
-          fmt::format("{}: point {} has a NaN or infinite coordinate", path, i / table.dim));
-    }
-  }
+  check_points_finite(table.values, table.dim, label);
   return table;
 }
 
@@ -72,21 +59,13 @@ KnnJobResult run_knn_job(const KnnJob& job) {
   const PointTable points = load_points(job.points_path);
   result.n = points.n;
   result.dim = points.dim;
-  if (job.k < 1 || job.k > points.n) {
-    throw InputError(fmt::format("--k: must be between 1 and the number of points {} (got {})",
-                                 points.n, job.k));
-  }
+  check_k(static_cast<int64_t>(job.k), points.n, "--k");
 
   std::vector<int64_t> query_ids;
   if (job.mode == KnnQueryMode::listed) {
     const NpyArray q = read_npy(job.queries_path);
     query_ids = q.as_i64(job.queries_path + ": --queries");
-    for (size_t i = 0; i < query_ids.size(); ++i) {
-      if (query_ids[i] < 0 || query_ids[i] >= static_cast<int64_t>(points.n)) {
-        throw InputError(fmt::format("{}: --queries entry {} is {}, outside [0, {})",
-                                     job.queries_path, i, query_ids[i], points.n));
-      }
-    }
+    check_query_ids(query_ids, points.n, job.queries_path + ": --queries");
   } else {
     query_ids.resize(points.n);
     for (size_t i = 0; i < points.n; ++i) query_ids[i] = static_cast<int64_t>(i);
@@ -99,76 +78,33 @@ KnnJobResult run_knn_job(const KnnJob& job) {
   } else if (!job.v_matrix_path.empty()) {
     const NpyArray v = read_npy(job.v_matrix_path);
     const NpyArray p = read_npy(job.p_diag_path);
-    if (v.shape.size() != 2 || v.shape[0] != points.n) {
-      throw InputError(fmt::format("{}: --v-matrix must be n x m with n = {} points",
-                                   job.v_matrix_path, points.n));
-    }
-    if (p.size() != points.n || p.shape.size() > 2) {
-      throw InputError(
-          fmt::format("{}: --p-diag must have n = {} entries", job.p_diag_path, points.n));
-    }
     if (v.dtype != NpyDtype::f8 && v.dtype != NpyDtype::f4) {
       throw InputError(job.v_matrix_path + ": --v-matrix must be float64 or float32");
     }
     const std::vector<double> vv = v.as_f64();
     const std::vector<double> pp = p.as_f64();
-    for (size_t i = 0; i < vv.size(); ++i) {
-      if (!std::isfinite(vv[i])) {
-        throw InputError(fmt::format("{}: row {} has a NaN or infinite value", job.v_matrix_path,
-                                     i / v.shape[1]));
-      }
-    }
-    for (size_t i = 0; i < pp.size(); ++i) {
-      if (!std::isfinite(pp[i]) || pp[i] <= 0) {
-        throw InputError(fmt::format("{}: entry {} is {} (p must be finite and > 0)",
-                                     job.p_diag_path, i, pp[i]));
-      }
-    }
+    UserVp vp;
+    vp.v = vv;
+    vp.v_shape = v.shape;
+    vp.p = pp;
+    vp.p_shape = p.shape;
+    vp.v_label = job.v_matrix_path + ": --v-matrix";
+    vp.p_label = job.p_diag_path + ": --p-diag";
     result.load_seconds = seconds_since(t0);
     t0 = Clock::now();
-    data = residual_from_vp(points.values, points.dim, vv, v.shape[1], pp, job.kernel);
+    data = residual_from_user_vp(points.values, points.dim, vp, job.kernel, &result.warnings);
     result.backend_seconds = seconds_since(t0);
-    // The residual correlation is a metric (and pruning exact) only when p is the diagonal of
-    // the residual covariance k(x,x) - V V^T; say so when the user's arrays disagree.
-    size_t worst = 0;
-    double worst_gap = 0;
-    double worst_expected = 0;
-    for (size_t i = 0; i < points.n; ++i) {
-      const double* row = data.v_row(i);
-      double norm2 = 0;
-      for (size_t c = 0; c < data.rank; ++c) norm2 += row[c] * row[c];
-      const double expected = std::max(job.kernel.variance - norm2, 1e-9);
-      const double gap = std::abs(pp[i] - expected);
-      if (gap > worst_gap) {
-        worst_gap = gap;
-        worst = i;
-        worst_expected = expected;
-      }
-    }
-    if (worst_gap > 1e-6 * job.kernel.variance) {
-      result.warnings.push_back(fmt::format(
-          "{}: p[{}] = {:.6g} but variance - |V[{}]|^2 = {:.6g}: p is not the residual diagonal "
-          "of this kernel and V, so the residual correlation may not be a metric and the "
-          "neighbours may not be exact",
-          job.p_diag_path, worst, pp[worst], worst, worst_expected));
-    }
   } else {
     result.load_seconds = seconds_since(t0);
     const size_t m =
         job.inducing_count_given ? job.inducing_count : std::min(job.inducing_count, points.n);
-    if (m < 1 || m > points.n) {
-      throw InputError(fmt::format(
-          "--inducing: must be between 1 and the number of points {} (got {})", points.n, m));
-    }
     BuildSpec spec;
     check_memory(estimate_memory(points.n, points.dim, m, query_ids.size(), job.k, true, spec),
                  available_memory_bytes(), job.points_path);
     progress.status(fmt::format("knn: residual backend (V, p), m = {}", m));
     t0 = Clock::now();
-    NumpyRng rng(job.inducing_seed);
-    std::vector<int64_t> inducing =
-        rng.choice_without_replacement(static_cast<int64_t>(points.n), m);
-    std::sort(inducing.begin(), inducing.end());
+    const std::vector<int64_t> inducing =
+        choose_inducing_points(points.n, m, job.inducing_seed, "--inducing");
     ResidualParams params;
     params.kernel = job.kernel;
     params.jitter = job.jitter;
@@ -199,6 +135,103 @@ KnnJobResult run_knn_job(const KnnJob& job) {
   result.query_seconds = seconds_since(t0);
   progress.clear();
   return result;
+}
+
+size_t points_dim(std::span<const size_t> shape, const std::string& label) {
+  if (shape.size() != 1 && shape.size() != 2) {
+    throw InputError(
+        fmt::format("{} must be a 2-D array (n x d), got {} dimensions", label, shape.size()));
+  }
+  const size_t dim = shape.size() == 1 ? 1 : shape[1];
+  if (shape[0] == 0 || dim == 0) throw InputError(label + " is empty");
+  return dim;
+}
+
+void check_points_finite(std::span<const double> values, size_t dim, const std::string& label) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      throw InputError(
+          fmt::format("{}: point {} has a NaN or infinite coordinate", label, i / dim));
+    }
+  }
+}
+
+void check_k(int64_t k, size_t n, const std::string& label) {
+  if (k < 1 || static_cast<uint64_t>(k) > n) {
+    throw InputError(
+        fmt::format("{}: must be between 1 and the number of points {} (got {})", label, n, k));
+  }
+}
+
+void check_query_ids(std::span<const int64_t> ids, size_t n, const std::string& label) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= static_cast<int64_t>(n)) {
+      throw InputError(fmt::format("{} entry {} is {}, outside [0, {})", label, i, ids[i], n));
+    }
+  }
+}
+
+std::vector<int64_t> choose_inducing_points(size_t n, size_t m, uint64_t seed,
+                                            const std::string& label) {
+  if (m < 1 || m > n) {
+    throw InputError(
+        fmt::format("{}: must be between 1 and the number of points {} (got {})", label, n, m));
+  }
+  NumpyRng rng(seed);
+  std::vector<int64_t> inducing = rng.choice_without_replacement(static_cast<int64_t>(n), m);
+  std::sort(inducing.begin(), inducing.end());
+  return inducing;
+}
+
+MetricData residual_from_user_vp(std::span<const double> coords, size_t dim, const UserVp& vp,
+                                 const KernelParams& kernel, std::vector<std::string>* warnings) {
+  const size_t n = dim > 0 ? coords.size() / dim : 0;
+  if (vp.v_shape.size() != 2 || vp.v_shape[0] != n || vp.v_shape[1] == 0) {
+    throw InputError(fmt::format("{} must be n x m with n = {} points", vp.v_label, n));
+  }
+  const size_t rank = vp.v_shape[1];
+  size_t p_entries = 1;
+  for (const size_t extent : vp.p_shape) p_entries *= extent;
+  if (p_entries != n || vp.p_shape.size() > 2 || vp.p.size() != n || vp.v.size() != n * rank) {
+    throw InputError(fmt::format("{} must have n = {} entries", vp.p_label, n));
+  }
+  for (size_t i = 0; i < vp.v.size(); ++i) {
+    if (!std::isfinite(vp.v[i])) {
+      throw InputError(fmt::format("{}: row {} has a NaN or infinite value", vp.v_label, i / rank));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(vp.p[i]) || vp.p[i] <= 0) {
+      throw InputError(
+          fmt::format("{}: entry {} is {} (p must be finite and > 0)", vp.p_label, i, vp.p[i]));
+    }
+  }
+  MetricData data = residual_from_vp(coords, dim, vp.v, rank, vp.p, kernel);
+  // The residual correlation is a metric (and pruning exact) only when p is the diagonal of
+  // the residual covariance k(x,x) - V V^T; say so when the user's arrays disagree.
+  size_t worst = 0;
+  double worst_gap = 0;
+  double worst_expected = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double* row = data.v_row(i);
+    double norm2 = 0;
+    for (size_t c = 0; c < data.rank; ++c) norm2 += row[c] * row[c];
+    const double expected = std::max(kernel.variance - norm2, 1e-9);
+    const double gap = std::abs(vp.p[i] - expected);
+    if (gap > worst_gap) {
+      worst_gap = gap;
+      worst = i;
+      worst_expected = expected;
+    }
+  }
+  if (worst_gap > 1e-6 * kernel.variance && warnings != nullptr) {
+    warnings->push_back(fmt::format(
+        "{}: p[{}] = {:.6g} but variance - |V[{}]|^2 = {:.6g}: p is not the residual diagonal "
+        "of this kernel and V, so the residual correlation may not be a metric and the "
+        "neighbours may not be exact",
+        vp.p_label, worst, vp.p[worst], worst, worst_expected));
+  }
+  return data;
 }
 
 }  // namespace ctb

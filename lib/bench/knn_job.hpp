@@ -3,6 +3,7 @@
 // residual metric from kernel hyper-parameters (we choose inducing points) or from the user's
 // own V and p, exact k-NN for all points, their predecessors, or listed queries.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -47,5 +48,44 @@ struct KnnJobResult {
 
 /// Runs the job. Throws InputError naming the file/option on bad input.
 KnnJobResult run_knn_job(const KnnJob& job);
+
+// Input checks and metric set-up shared by run_knn_job (the CLI) and the Python module
+// (python/), so both reject bad input with the same one-line messages. `label` names the input
+// in the message: the CLI passes "<file>: --flag" or "--flag", the module the argument's name.
+
+/// The point dimension of an array of `shape` (1-D: one coordinate per point). Throws
+/// InputError unless the array is 1-D or 2-D and not empty.
+size_t points_dim(std::span<const size_t> shape, const std::string& label);
+
+/// Throws InputError naming the first point (row-major, `dim` per point) that has a NaN or
+/// infinite coordinate.
+void check_points_finite(std::span<const double> values, size_t dim, const std::string& label);
+
+/// Throws InputError unless 1 <= k <= n (signed: Python callers may pass a negative k).
+void check_k(int64_t k, size_t n, const std::string& label);
+
+/// Throws InputError naming the first id outside [0, n).
+void check_query_ids(std::span<const int64_t> ids, size_t n, const std::string& label);
+
+/// The scenarios' inducing points: sort(default_rng(seed).choice(n, m, replace=False)).
+/// Throws InputError unless 1 <= m <= n.
+std::vector<int64_t> choose_inducing_points(size_t n, size_t m, uint64_t seed,
+                                            const std::string& label);
+
+/// A user's own V and p (row-major doubles with their array shapes), named for messages.
+struct UserVp {
+  std::span<const double> v;
+  std::vector<size_t> v_shape;  // must be n x m
+  std::span<const double> p;
+  std::vector<size_t> p_shape;  // n entries (n, n x 1 or 1 x n)
+  std::string v_label;          // e.g. "V.npy: --v-matrix" or "v_matrix"
+  std::string p_label;
+};
+
+/// Residual metric data from a user's V and p over `coords` (n x dim): checks shapes and
+/// values (InputError), and appends a warning to `warnings` when p is not the residual
+/// diagonal variance - |V_i|^2 of `kernel` (then the metric may not be exact).
+MetricData residual_from_user_vp(std::span<const double> coords, size_t dim, const UserVp& vp,
+                                 const KernelParams& kernel, std::vector<std::string>* warnings);
 
 }  // namespace ctb

@@ -30,10 +30,12 @@ int64_t rss_bytes_now() {
 }  // namespace
 
 TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, int threads,
-                                std::vector<BuildBatchStats>* batches, int64_t* depth) {
+                                std::vector<BuildBatchStats>* batches, int64_t* depth,
+                                const CancelToken* cancel) {
   const int64_t rss_before = rss_bytes_now();
-  TreeEnginePtr engine(
-      new TreeEngine{build_cover_tree(data, tree_build_options(build, threads)), &data});
+  BuildOptions options = tree_build_options(build, threads);
+  options.cancel = cancel;
+  TreeEnginePtr engine(new TreeEngine{build_cover_tree(data, options), &data});
   const int64_t rss_after = rss_bytes_now();
   if (depth != nullptr) *depth = engine->tree.depth();
   if (batches != nullptr) {
@@ -96,6 +98,7 @@ TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs) {
   options.seed_rows = knobs.seed_rows;
   options.pivot_candidates = knobs.pivot_candidates;
   options.bound_pivots = knobs.bound_pivots;
+  options.cancel = knobs.cancel;
   return options;
 }
 

@@ -23,10 +23,11 @@ struct TreeEngineDeleter {
 using TreeEnginePtr = std::unique_ptr<TreeEngine, TreeEngineDeleter>;
 
 /// Builds the tree over `data` with the scenario's build options; `data` must outlive the
-/// engine (predecessor queries' dense scans read it in dataset order). Fills build batches (one per
-/// level) and the depth.
+/// engine (predecessor queries' dense scans read it in dataset order). Fills build batches (one
+/// per level) and the depth. A set `cancel` token stops the build with Cancelled.
 TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, int threads,
-                                std::vector<BuildBatchStats>* batches, int64_t* depth);
+                                std::vector<BuildBatchStats>* batches, int64_t* depth,
+                                const CancelToken* cancel = nullptr);
 
 struct TreeQueryKnobs {
   size_t k = 1;
@@ -35,10 +36,11 @@ struct TreeQueryKnobs {
   size_t survivor_cap = 0;    // APPROXIMATE when > 0
   size_t low_yield_stop = 0;  // APPROXIMATE when > 0
   double inject_slowdown = 1.0;
-  size_t dense_fallback_evals = 0;  // 0 = automatic
-  size_t seed_rows = 128;           // pivot search: Euclidean seeds
-  size_t pivot_candidates = 8;      // pivot search: nearest pivots per level
-  size_t bound_pivots = 4;          // pivot search: windows intersected
+  size_t dense_fallback_evals = 0;      // 0 = automatic
+  size_t seed_rows = 128;               // pivot search: Euclidean seeds
+  size_t pivot_candidates = 8;          // pivot search: nearest pivots per level
+  size_t bound_pivots = 4;              // pivot search: windows intersected
+  const CancelToken* cancel = nullptr;  // set by another thread: the query throws Cancelled
 };
 
 /// The scenario's query knobs (k, predecessor, budgets, fallback) on `threads` workers.

@@ -7,7 +7,10 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include "core/cancel.hpp"
 
 namespace ctb {
 
@@ -18,11 +21,16 @@ inline int hardware_threads() {
 
 /// Runs fn(task, worker) for task in [0, n_tasks) on `threads` workers (worker in
 /// [0, threads)). Exceptions from fn are rethrown on the calling thread (the first one).
+/// `cancel` (may be null) is checked before every task: once set, no new task starts and
+/// Cancelled is thrown on the calling thread after the running tasks finish.
 template <class Fn>
-void parallel_for(size_t n_tasks, int threads, Fn&& fn) {
+void parallel_for(size_t n_tasks, int threads, const CancelToken* cancel, Fn&& fn) {
   const int workers = std::max(1, std::min<int>(threads, static_cast<int>(n_tasks)));
   if (workers <= 1) {
-    for (size_t t = 0; t < n_tasks; ++t) fn(t, 0);
+    for (size_t t = 0; t < n_tasks; ++t) {
+      throw_if_cancelled(cancel);
+      fn(t, 0);
+    }
     return;
   }
   std::atomic<size_t> next{0};
@@ -30,7 +38,10 @@ void parallel_for(size_t n_tasks, int threads, Fn&& fn) {
   std::mutex error_mutex;
   auto body = [&](int worker) {
     try {
-      for (size_t t = next.fetch_add(1); t < n_tasks; t = next.fetch_add(1)) fn(t, worker);
+      for (size_t t = next.fetch_add(1); t < n_tasks; t = next.fetch_add(1)) {
+        throw_if_cancelled(cancel);
+        fn(t, worker);
+      }
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);
       if (!error) error = std::current_exception();
@@ -43,6 +54,12 @@ void parallel_for(size_t n_tasks, int threads, Fn&& fn) {
   body(0);
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
+}
+
+/// parallel_for without cancellation.
+template <class Fn>
+void parallel_for(size_t n_tasks, int threads, Fn&& fn) {
+  parallel_for(n_tasks, threads, nullptr, std::forward<Fn>(fn));
 }
 
 }  // namespace ctb

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "core/cancel.hpp"
+
 namespace ctb {
 
 enum class MetricKind { residual, euclidean };
@@ -30,7 +32,8 @@ struct KernelParams {
 
 struct ResidualParams {
   KernelParams kernel;
-  double jitter = 1e-6;  // K_mm += jitter * variance * I before the Cholesky
+  double jitter = 1e-6;                 // K_mm += jitter * variance * I before the Cholesky
+  const CancelToken* cancel = nullptr;  // set by another thread: build_residual throws Cancelled
 };
 
 /// Allocator giving 64-byte (cache-line) aligned storage: an unaligned V row makes every

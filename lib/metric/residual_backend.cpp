@@ -94,7 +94,7 @@ MetricData build_residual(std::span<const double> coords, size_t dim,
   data.v.assign(n * data.v_stride, 0.0);
   data.p.resize(n);
   const size_t n_blocks = (n + kSolveBlock - 1) / kSolveBlock;
-  parallel_for(n_blocks, threads, [&](size_t block, int) {
+  parallel_for(n_blocks, threads, params.cancel, [&](size_t block, int) {
     const size_t begin = block * kSolveBlock;
     const size_t count = std::min(kSolveBlock, n - begin);
     Eigen::Map<ColMatrix, 0, Eigen::OuterStride<>> vt(

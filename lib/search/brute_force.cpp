@@ -53,7 +53,7 @@ KnnResult brute_force_knn(const MetricData& data, std::span<const QueryRow> quer
     s.top.resize(block);
   }
 
-  parallel_for(n_blocks, workers, [&](size_t task, int worker) {
+  parallel_for(n_blocks, workers, options.cancel, [&](size_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     const size_t q0 = task * block;
     const size_t nq = std::min(block, queries.size() - q0);
@@ -71,6 +71,8 @@ KnnResult brute_force_knn(const MetricData& data, std::span<const QueryRow> quer
     }
 
     for (size_t r0 = 0; r0 < row_end; r0 += kRowBlock) {
+      // A block of queries against every row can take seconds at large n: check here too.
+      if ((r0 / kRowBlock) % 64 == 0) throw_if_cancelled(options.cancel);
       const size_t r1 = std::min(row_end, r0 + kRowBlock);
       const size_t width = r1 - r0;
       distances_block(data, qs, r0, r1, s.dist.data());

@@ -4,15 +4,17 @@
 // of rows), multi-threaded over query blocks, same distance kernel as the tree.
 #include <span>
 
+#include "core/cancel.hpp"
 #include "metric/metric.hpp"
 #include "search/knn.hpp"
 
 namespace ctb {
 
 struct BruteForceOptions {
-  size_t k = 1;              // neighbours per query
-  bool predecessor = false;  // query with dataset id i returns only ids j < i
-  int threads = 1;           // worker threads
+  size_t k = 1;                         // neighbours per query
+  bool predecessor = false;             // query with dataset id i returns only ids j < i
+  int threads = 1;                      // worker threads
+  const CancelToken* cancel = nullptr;  // set by another thread: the scan throws Cancelled
 };
 
 /// queries[i] is answered in row i of the result (dataset indices, sorted by (distance, id)).

@@ -68,7 +68,7 @@ Nets build_nets(const MetricData& build, std::span<const int32_t> order,
   std::vector<int32_t> rest_rows(order.begin() + 1, order.end());
   {
     const size_t n_chunks = (rest_rows.size() + chunk - 1) / chunk;
-    parallel_for(n_chunks, threads, [&](size_t c, int) {
+    parallel_for(n_chunks, threads, options.cancel, [&](size_t c, int) {
       const size_t lo = c * chunk, hi = std::min(rest_rows.size(), lo + chunk);
       distances_to_rows(build, row_query(0),
                         std::span<const int32_t>(rest_rows.data() + lo, hi - lo),
@@ -117,7 +117,7 @@ Nets build_nets(const MetricData& build, std::span<const int32_t> order,
     grp_evals.assign(groups, 0);
 
     // A: greedy independent set per group, in batch order.
-    parallel_for(groups, threads, [&](size_t g, int worker) {
+    parallel_for(groups, threads, options.cancel, [&](size_t g, int worker) {
       auto& buf = scratch[static_cast<size_t>(worker)];
       constexpr size_t kTile = 64;  // early exit granularity against picked centres
       if (buf.size() < kTile) buf.resize(kTile);
@@ -152,7 +152,7 @@ Nets build_nets(const MetricData& build, std::span<const int32_t> order,
     // B: every remaining member moves to its nearest new centre when strictly closer.
     const size_t n_chunks = (mem.size() + chunk - 1) / chunk;
     chunk_evals.assign(n_chunks, 0);
-    parallel_for(n_chunks, threads, [&](size_t c, int worker) {
+    parallel_for(n_chunks, threads, options.cancel, [&](size_t c, int worker) {
       auto& buf = scratch[static_cast<size_t>(worker)];
       const size_t lo = c * chunk, hi = std::min(mem.size(), lo + chunk);
       uint64_t evals = 0;
@@ -258,7 +258,7 @@ void segment_extrema(const double* d, size_t len, double& lo, double& hi) {
 
 /// Radii and parent bounds from true distances (see the file comment). For every internal node
 /// u, all descendants are gathered child subtree by child subtree and evaluated in one call.
-void compute_radii(CoverTree& tree, int threads) {
+void compute_radii(CoverTree& tree, int threads, const CancelToken* cancel) {
   const size_t n = tree.size();
   tree.radius.assign(n, 0.0);
   tree.parent_dist.assign(n, 0.0);
@@ -273,7 +273,7 @@ void compute_radii(CoverTree& tree, int threads) {
     std::vector<double> dist;
   };
   std::vector<Scratch> scratch(static_cast<size_t>(std::max(1, threads)));
-  parallel_for(internal.size(), threads, [&](size_t task, int worker) {
+  parallel_for(internal.size(), threads, cancel, [&](size_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     if (s.desc.size() < n) {
       s.desc.resize(n);
@@ -463,12 +463,12 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
   tree.build_nets_ms = ms_since(t0);
 
   const auto t1 = Clock::now();
-  compute_radii(tree, options.threads);
+  compute_radii(tree, options.threads, options.cancel);
   tree.build_radii_ms = ms_since(t1);
   // Only the residual query path uses pivot lists (spec §9: radii prune poorly there).
   if (query_metric.kind == MetricKind::residual) {
     const auto t2 = Clock::now();
-    build_pivot_lists(tree, options.pivots, options.pivot_list, options.threads);
+    build_pivot_lists(tree, options.pivots, options.pivot_list, options.threads, options.cancel);
     tree.build_pivots_ms = ms_since(t2);
   }
   return tree;

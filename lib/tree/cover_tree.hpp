@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/build_strategy.hpp"
+#include "core/cancel.hpp"
 #include "metric/metric.hpp"
 
 namespace ctb {
@@ -35,6 +36,8 @@ struct BuildOptions {
   // pivots x N distances with the block kernel at build, pivots x pivot_list x 12 bytes.
   size_t pivots = 2048;      // P, capped at N; 0 = no lists (the best-first tree search)
   size_t pivot_list = 2048;  // M: rows per list, capped at N
+  // Set by another thread: the build stops between tasks with Cancelled (the Python module).
+  const CancelToken* cancel = nullptr;
 };
 
 /// One level of the level-synchronous build (the lead maps these to "build batch" rows).
@@ -110,7 +113,8 @@ CoverTree build_cover_tree(const MetricData& data, const BuildOptions& options);
 /// (Re)builds the pivot lists of a residual `tree` with P = min(pivots, N), M = min(list, N):
 /// P x N distances in the query metric (block kernel), then the M nearest of each pivot; and
 /// the coordinate index. Deterministic for any thread count. Called by build_cover_tree.
-void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int threads);
+void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int threads,
+                       const CancelToken* cancel = nullptr);
 
 /// The batch order as a permutation of rows (position -> row). Exposed for tests.
 std::vector<int32_t> batch_order_permutation(const MetricData& data, BatchOrder order);

@@ -103,7 +103,8 @@ void pick_batch(const MetricData& rows, const std::vector<double>& min_d,
 
 }  // namespace
 
-void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int threads) {
+void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int threads,
+                       const CancelToken* cancel) {
   const size_t n = tree.size();
   PivotLists& lists = tree.pivot_lists;
   lists = PivotLists{};
@@ -142,12 +143,12 @@ void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int thr
     }
     // The batch's rows: chunk c holds d(pivot i, rows of chunk c) at dist[c * nb * kRowChunk].
     dist.resize(chunks * nb * kRowChunk);
-    parallel_for(chunks, threads, [&](size_t c, int) {
+    parallel_for(chunks, threads, cancel, [&](size_t c, int) {
       const size_t b = c * kRowChunk, e = std::min(n, b + kRowChunk);
       distances_block(tree.rows, qs, b, e, dist.data() + c * nb * kRowChunk);
     });
     // Per pivot: gather its row, select its list; per row: the distance to the nearest pivot.
-    parallel_for(nb, threads, [&](size_t i, int worker) {
+    parallel_for(nb, threads, cancel, [&](size_t i, int worker) {
       Scratch& s = scratch[static_cast<size_t>(worker)];
       s.row.resize(n);
       s.list.resize(n);
@@ -159,7 +160,7 @@ void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int thr
           select_list(s.row.data(), n, M, s.list, lists.nodes.data() + (p0 + i) * M,
                       lists.dists.data() + (p0 + i) * M);
     });
-    parallel_for(chunks, threads, [&](size_t c, int) {
+    parallel_for(chunks, threads, cancel, [&](size_t c, int) {
       const size_t b = c * kRowChunk, len = std::min(n, b + kRowChunk) - b;
       const double* d = dist.data() + c * nb * kRowChunk;
       for (size_t i = 0; i < nb; ++i)

@@ -98,6 +98,7 @@ struct Params {
   double slack_rel;
   size_t pred_direct;           // predecessor queries with id <= this evaluate all predecessors
   size_t pred_fallback_direct;  // ... and so do those failing the pivot search up to this id
+  const CancelToken* cancel;
 };
 
 /// Offers (d, id) to the top-k; true when it entered.
@@ -261,7 +262,7 @@ void dense_phase(const MetricData& rows, bool ascending_ids, std::span<const Que
     std::vector<double> d;
   };
   std::vector<DenseScratch> ds(scratch.size());
-  parallel_for(groups, threads, [&](size_t g, int worker) {
+  parallel_for(groups, threads, pr.cancel, [&](size_t g, int worker) {
     DenseScratch& s = ds[static_cast<size_t>(worker)];
     Scratch& ws = scratch[static_cast<size_t>(worker)];
     const size_t lo = g * kDenseQueries, hi = std::min(qidx.size(), lo + kDenseQueries);
@@ -335,6 +336,7 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   pr.dense_after = options.dense_fallback_evals > 0 ? options.dense_fallback_evals
                                                     : std::max<size_t>(64, n / (pivots ? 5 : 6));
   pr.slowdown = options.inject_slowdown;
+  pr.cancel = options.cancel;
   pr.slack_abs = options.prune_slack >= 0.0 ? options.prune_slack : (residual ? 1e-4 : 1e-9);
   pr.slack_rel = options.prune_slack >= 0.0 || residual ? 0.0 : 1e-13;
   pr.pred_direct = n / kPredDirectDiv;
@@ -393,7 +395,7 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
     s.waste.resize(max_fanout);
     if (pivots) s.pivot.prepare(n);
   }
-  parallel_for(tasks, threads, [&](size_t task, int worker) {
+  parallel_for(tasks, threads, pr.cancel, [&](size_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     const size_t lo = task * kQueryChunk, hi = std::min(queries.size(), lo + kQueryChunk);
     for (size_t i = lo; i < hi; ++i) {

@@ -8,6 +8,7 @@
 #include <limits>
 #include <span>
 
+#include "core/cancel.hpp"
 #include "metric/metric.hpp"
 #include "search/counters.hpp"
 #include "search/knn.hpp"
@@ -43,6 +44,8 @@ struct TreeQueryOptions {
   size_t seed_rows = 128;       // Euclidean-nearest rows evaluated first, seeding the k-th bound
   size_t pivot_candidates = 8;  // Euclidean-nearest pivots evaluated
   size_t bound_pivots = 4;      // usable pivots whose windows are intersected
+  // Set by another thread: the query stops between tasks with Cancelled (the Python module).
+  const CancelToken* cancel = nullptr;
 };
 
 /// queries[i] is answered in row i (dataset ids, (distance, id) order) -- the same answer as
