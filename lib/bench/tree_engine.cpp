@@ -92,8 +92,14 @@ TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs) {
 }
 
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
-                            const TreeQueryKnobs& knobs, QueryCounters* counters) {
-  return tree_knn(engine.tree, queries, tree_query_options(knobs), counters);
+                            const TreeQueryKnobs& knobs, QueryCounters* counters,
+                            std::vector<uint64_t>* per_query_evals) {
+  TreeQueryOptions options = tree_query_options(knobs);
+  if (per_query_evals != nullptr) {
+    per_query_evals->assign(queries.size(), 0);
+    options.per_query_evals = per_query_evals->data();
+  }
+  return tree_knn(engine.tree, queries, options, counters);
 }
 
 }  // namespace ctb

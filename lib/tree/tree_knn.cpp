@@ -157,6 +157,7 @@ struct Params {
   size_t bound_pivots;          // cluster search: pivots nearest q whose bytes bound each row
   size_t pred_direct;           // predecessor queries with id <= this evaluate all predecessors
   size_t pred_fallback_direct;  // ... and so do those failing the pivot search up to this id
+  uint64_t* per_query_evals;    // [per-query evals] each query's evaluations, or nullptr
 };
 
 /// Offers (d, id) to the top-k; true when it entered.
@@ -663,6 +664,7 @@ void dense_phase(const CoverTree& tree, std::span<const QueryRow> queries,
       s.topk[i].write(out, qidx[lo + i]);
       ws.counters.distance_evals += n;
       ++ws.counters.dense_fallbacks;
+      if (pr.per_query_evals) pr.per_query_evals[qidx[lo + i]] += n;  // [per-query evals]
     }
   });
 }
@@ -676,6 +678,9 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   QueryCounters total;
   total.queries = queries.size();
   const size_t n = tree.size();
+  if (options.per_query_evals) {  // [per-query evals]
+    std::fill_n(options.per_query_evals, queries.size(), uint64_t{0});
+  }
   if (options.k == 0 || n == 0 || queries.empty()) {
     if (counters) *counters = total;
     return out;
@@ -702,6 +707,7 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   pr.cluster_dense_rows = options.cluster_dense_rows > 0 ? options.cluster_dense_rows : n / 4;
   pr.pred_direct = n / kPredDirectDiv;
   pr.pred_fallback_direct = n / kPredFallbackDiv;
+  pr.per_query_evals = options.per_query_evals;  // [per-query evals]
   const CoordCloud cloud{tree.rows.coords.data(), pivots ? tree.pivot_count : 0, tree.rows.dim};
   CoordKdTree index(
       static_cast<int>(std::max<size_t>(1, tree.rows.dim)), cloud,
@@ -765,6 +771,7 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
     }
     for (size_t i = lo; i < hi; ++i) {
       const size_t qi = order[i];
+      const uint64_t evals_before = s.counters.distance_evals;  // [per-query evals]
       bool done = pr.clusters
                       ? search_clusters(tree, queries[qi], s.pd.data() + (i - lo) * P, pr, s)
                   : pivots ? search_pivots(tree, index, queries[qi], pr, s)
@@ -773,6 +780,9 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
       // finished by the tree search (exact, never abandoned then).
       if (!done && !pr.clusters && pivots && pr.dense_after == std::numeric_limits<size_t>::max())
         done = search_one(tree, queries[qi], pr, s);
+      if (pr.per_query_evals) {  // [per-query evals]
+        pr.per_query_evals[qi] = s.counters.distance_evals - evals_before;
+      }
       if (done) {
         s.topk.write(out, qi);
       } else {

@@ -47,6 +47,9 @@ struct TreeQueryOptions {
   // Pivots evaluated per query to pick the nearest one: the Euclidean-nearest by coordinates
   // (residual neighbours are spatially local, spec §9).
   size_t pivot_candidates = 8;
+  // [per-query evals] Optional: queries.size() entries that receive each query's distance
+  // evaluations in this call (they sum to counters->distance_evals); nullptr = not collected.
+  uint64_t* per_query_evals = nullptr;
 };
 
 /// queries[i] is answered in row i (dataset ids, (distance, id) order) -- the same answer as
