@@ -1,5 +1,5 @@
 // Draws the report's charts from the inline data (see report_data.hpp), with Chart.js.
-// Every <canvas data-chart="NAME"> gets data-drawn="1" once Chart.js has rendered it.
+// Every canvas with a data-chart attribute gets data-drawn="1" once Chart.js has rendered it.
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('report-data').textContent);

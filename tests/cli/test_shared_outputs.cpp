@@ -1,0 +1,97 @@
+// Issue 15 from the command line: runs appending to one log in parallel all keep their rows;
+// two `gate --record` of one baseline cannot both write it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli_util.hpp"
+#include "core/atomic_file.hpp"
+
+namespace ctb::cli_test {
+namespace {
+
+namespace fs = std::filesystem;
+
+size_t count(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
+  return n;
+}
+
+// The issue's loop: 8 runs started at once, one log. It printed 5 before the fix.
+TEST(SharedLog, EightParallelRunsKeepEightRuns) {
+  if (!fs::exists(binary())) GTEST_SKIP() << "covertree-bench not built at " << binary();
+  TempDir dir;
+  const std::string log = (dir.path() / "t.jsonl").string();
+  std::vector<std::unique_ptr<Child>> runs;
+  for (int i = 0; i < 8; ++i) {
+    runs.push_back(std::make_unique<Child>(
+        std::vector<std::string>{"run", "--scenario", "tiny-residual", "--repeat", "1", "--warmup",
+                                 "0", "--threads", "1", "--telemetry", log, "-q"}));
+  }
+  for (auto& c : runs) {
+    const ProcResult r = c->wait(120);
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+  }
+  const std::string text = read_file(log);
+  EXPECT_EQ(count(text, "\"covertree_bench.run\""), 8u);
+  // Each run's rows are contiguous: the run ids change exactly 7 times down the file.
+  std::string last;
+  size_t changes = 0;
+  for (size_t p = text.find("\"run_id\": \""); p != std::string::npos;
+       p = text.find("\"run_id\": \"", p + 1)) {
+    const size_t s = p + 11;
+    const std::string id = text.substr(s, text.find('"', s) - s);
+    if (!last.empty() && id != last) ++changes;
+    last = id;
+  }
+  EXPECT_EQ(changes, 7u);
+}
+
+std::vector<std::string> record_args(const fs::path& baseline) {
+  return {"gate",     "--scenario", "tiny-residual", "--record", "--baseline", baseline.string(),
+          "--repeat", "3",          "--quiet"};
+}
+
+TEST(GateRecord, HeldLockMakesARecorderFailWithExitTwo) {
+  if (!fs::exists(binary())) GTEST_SKIP() << "covertree-bench not built at " << binary();
+  TempDir dir;
+  const fs::path baseline = dir.path() / "b.json";
+  {
+    const OutputLock held(baseline);  // as another recorder would hold it
+    const ProcResult r = run_cli(record_args(baseline), 120);
+    EXPECT_EQ(r.exit_code, 2) << r.describe();
+    EXPECT_NE(r.err.find(baseline.string()), std::string::npos) << r.describe();
+    EXPECT_NE(r.err.find("another process"), std::string::npos) << r.describe();
+    EXPECT_FALSE(fs::exists(baseline));
+  }
+  const ProcResult r = run_cli(record_args(baseline), 120);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(fs::exists(baseline));
+  EXPECT_FALSE(fs::exists(dir.path() / ".b.json.lock"));  // released and removed
+}
+
+TEST(GateRecord, TwoConcurrentRecordersOneBaselineOneExitTwo) {
+  if (!fs::exists(binary())) GTEST_SKIP() << "covertree-bench not built at " << binary();
+  TempDir dir;
+  const fs::path baseline = dir.path() / "b.json";
+  Child a(record_args(baseline));
+  Child b(record_args(baseline));
+  const ProcResult ra = a.wait(120);
+  const ProcResult rb = b.wait(120);
+  // The lock is taken before measuring (which takes far longer than starting a process), so
+  // the second one always finds it held.
+  std::vector<int> codes = {ra.exit_code, rb.exit_code};
+  std::sort(codes.begin(), codes.end());
+  EXPECT_EQ(codes, (std::vector<int>{0, 2})) << ra.describe() << rb.describe();
+  EXPECT_TRUE(fs::exists(baseline));
+  for (const std::string& name : dir.entries()) {
+    EXPECT_TRUE(name == "b.json") << "left behind: " << name;
+  }
+}
+
+}  // namespace
+}  // namespace ctb::cli_test
