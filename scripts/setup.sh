@@ -9,6 +9,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libhwy-dev libyaml-cpp-dev
   libgtest-dev libeigen3-dev libnanoflann-dev
   clang-14 libclang-rt-14-dev clang-format
+  libjs-chart.js chromium
 )
 
 missing=()

@@ -57,13 +57,19 @@
   // Distance evaluations per query: log2 bins, counts on a log axis so the tail shows.
   each('evals-per-query', function (canvas) {
     var runs = data.runs.filter(function (r) { return r.evals_per_query; });
-    var nbins = 0;
-    runs.forEach(function (r) { nbins = Math.max(nbins, r.evals_per_query.bins.length); });
+    // From the lowest bin any run uses to the highest.
+    var nbins = 0, first = Infinity;
+    runs.forEach(function (r) {
+      var bins = r.evals_per_query.bins;
+      nbins = Math.max(nbins, bins.length);
+      for (var i = 0; i < bins.length; ++i) if (bins[i].count > 0) { first = Math.min(first, i); break; }
+    });
+    if (!isFinite(first)) first = 0;
     var labels = [];
-    for (var i = 0; i < nbins; ++i) labels.push('[2^' + i + ', 2^' + (i + 1) + ')');
+    for (var i = first; i < nbins; ++i) labels.push('[2^' + i + ', 2^' + (i + 1) + ')');
     var sets = runs.map(function (r) {
       var counts = [];
-      for (var i = 0; i < nbins; ++i) {
+      for (var i = first; i < nbins; ++i) {
         var b = r.evals_per_query.bins[i];
         counts.push(b && b.count > 0 ? b.count : null);
       }
@@ -127,7 +133,8 @@
     }];
     if (sweep.brute_qps) {
       xs.push(sweep.brute_qps);
-      sets.push({ label: 'brute force (exact)', backgroundColor: '#000', pointStyle: 'triangle',
+      sets.push({ label: 'brute force (exact)', backgroundColor: '#000', borderColor: '#000',
+                  pointStyle: 'triangle',
                   pointRadius: 9, data: [{ x: sweep.brute_qps, y: 1, name: 'brute force' }] });
     }
     var exact = data.runs.filter(function (r) {
@@ -136,7 +143,7 @@
     if (exact.length) {
       exact.forEach(function (r) { xs.push(r.qps_best); });
       sets.push({ label: 'exact runs (run --compare-brute)', backgroundColor: '#2ca02c',
-                  pointStyle: 'star', pointRadius: 9,
+                  borderColor: '#2ca02c', borderWidth: 3, pointStyle: 'star', pointRadius: 10,
                   data: exact.map(function (r) { return { x: r.qps_best, y: 1, name: label(r) }; }) });
     }
     if (sweep.reference_float32_recall !== null && xs.length) {

@@ -51,6 +51,28 @@ TEST(SharedLog, EightParallelRunsKeepEightRuns) {
   EXPECT_EQ(changes, 7u);
 }
 
+// A log whose writer died mid-append: diff warns once, reads the rest, and compares.
+TEST(SharedLog, DiffWarnsAboutATornLastLineAndReadsTheRest) {
+  if (!fs::exists(binary())) GTEST_SKIP() << "covertree-bench not built at " << binary();
+  TempDir dir;
+  const std::string log = read_file(fs::path(CTB_FIXTURES_DIR) / "report" / "run_queries.jsonl");
+  const size_t lines = count(log, "\n");
+  const fs::path a = dir.write("a.jsonl", log);
+  // The last row cut in the middle (its newline gone): a per-query row, which diff ignores.
+  const fs::path b = dir.write("b.jsonl", log.substr(0, log.size() - 30));
+  const ProcResult r = run_cli({"diff", a.string(), b.string()}, 60);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(count(r.err, "torn last line skipped"), 1u) << r.describe();
+  EXPECT_NE(r.err.find(b.string() + ":" + std::to_string(lines) + ": torn last line skipped"),
+            std::string::npos)
+      << r.describe();
+  // The same cut in the middle of the file is an error.
+  const size_t mid = log.find('\n', log.size() / 2);
+  const fs::path c = dir.write("c.jsonl", log.substr(0, mid - 10) + log.substr(mid));
+  const ProcResult rc = run_cli({"diff", a.string(), c.string()}, 60);
+  EXPECT_EQ(rc.exit_code, 2) << rc.describe();
+}
+
 std::vector<std::string> record_args(const fs::path& baseline) {
   return {"gate",     "--scenario", "tiny-residual", "--record", "--baseline", baseline.string(),
           "--repeat", "3",          "--quiet"};

@@ -46,7 +46,7 @@ TEST(SweepCli, BadFieldOrValueExitsTwoBeforeAnyWork) {
       {{"query.survivor_cap=0,banana"}, "--set query.survivor_cap=banana"},
       {{"k=0"}, "field 'k': must be >= 1"},
       {{"nofield"}, "expected FIELD=V1,V2"},
-      {{"query.survivor_cap=0,512", "build.pivots=1,x"}, "--set build.pivots=x"},
+      {{"query.survivor_cap=0,512", "build.batch_size=1,x"}, "--set build.batch_size=x"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = {"sweep",       "--scenario",  sc.string(),  "--json",
@@ -73,8 +73,8 @@ TEST(SweepCli, WritesJsonAndTelemetryThatReportDraws) {
   const fs::path tele = dir.path() / "sweep.jsonl";
   const ProcResult r =
       run_cli({"sweep", "--scenario", sc.string(), "--set", "query.survivor_cap=0,8", "--set",
-               "build.pivots=0,32", "--compare-brute", "--json", json_path.string(), "--telemetry",
-               tele.string()},
+               "build.batch_size=64,128", "--compare-brute", "--json", json_path.string(),
+               "--telemetry", tele.string()},
               120);
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(r.out.find("4 points, 2 tree builds"), std::string::npos) << r.out;

@@ -27,7 +27,7 @@ data: {seed: 7, n: 600, dim: 2}
 queries: {count: 40, seed: 8}
 k: 6
 residual: {inducing_count: 24, inducing_seed: 1}
-build: {pivots: 64, pivot_list: 128}
+build: {batch_size: 128}
 repeat: 2
 warmup: 0
 threads: 1
@@ -71,18 +71,22 @@ TEST(SweepAxis, RejectsMalformedOptions) {
 
 TEST(SweepPoints, CartesianProductFirstAxisOutermost) {
   Fixture f;
-  const auto a = axes({"query.survivor_cap=0,16,64", "build.pivots=0,64"});
+  // Stable schema fields only (build.strategy, not an engine's own knobs, which change).
+  const auto a =
+      axes({"query.survivor_cap=0,16,64", "build.strategy=euclidean-hybrid,pure-residual"});
   const std::vector<SweepPoint> pts = expand_sweep(f.doc, a);
   ASSERT_EQ(pts.size(), 6u);
   const uint64_t caps[] = {0, 0, 16, 16, 64, 64};
-  const uint64_t pivots[] = {0, 64, 0, 64, 0, 64};
   for (size_t i = 0; i < pts.size(); ++i) {
+    const bool pure = i % 2 == 1;
     EXPECT_EQ(pts[i].scenario.query.survivor_cap, caps[i]) << i;
-    EXPECT_EQ(pts[i].scenario.build.pivots, pivots[i]) << i;
+    EXPECT_EQ(pts[i].scenario.build.strategy,
+              pure ? BuildStrategy::pure_residual : BuildStrategy::euclidean_hybrid)
+        << i;
     EXPECT_EQ(pts[i].set["query.survivor_cap"].get<uint64_t>(), caps[i]);
-    EXPECT_EQ(pts[i].set["build.pivots"].get<uint64_t>(), pivots[i]);
+    EXPECT_EQ(pts[i].set["build.strategy"], pure ? "pure-residual" : "euclidean-hybrid");
     // Fields not set keep the file's values.
-    EXPECT_EQ(pts[i].scenario.build.pivot_list, 128u);
+    EXPECT_EQ(pts[i].scenario.build.batch_size, 128u);
   }
   // Query knobs share a tree; a build knob does not; none changes the inputs or the truth.
   EXPECT_EQ(pts[0].build_key, pts[2].build_key);
@@ -131,7 +135,7 @@ TEST(Pareto, FrontOfRecallAndQps) {
 
 TEST(SweepRun, BuildsOncePerBuildConfigAndMeasuresRecall) {
   Fixture f;
-  const auto a = axes({"query.survivor_cap=0,8", "build.pivots=0,64"});
+  const auto a = axes({"query.survivor_cap=0,8", "build.batch_size=64,128"});
   const std::vector<SweepPoint> pts = expand_sweep(f.doc, a);
   SweepOptions options;
   options.progress = false;
