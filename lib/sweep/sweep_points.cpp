@@ -73,18 +73,6 @@ std::vector<SweepPoint> expand_sweep(const ScenarioDocument& base,
           fmt::format("sweep: more than {} points; narrow the --set lists", kMaxPoints));
     }
   }
-  // Each field alone first, so an error names the one --set that caused it.
-  for (const SweepAxis& axis : axes) {
-    for (size_t v = 0; v < axis.values.size(); ++v) {
-      ScenarioDocument doc = base;
-      try {
-        set_scenario_field(doc.doc, axis.field, axis.values[v], doc.source);
-        validate_scenario_document(doc);
-      } catch (const InputError& e) {
-        throw InputError(fmt::format("--set {}={}: {}", axis.field, axis.texts[v], e.what()));
-      }
-    }
-  }
   std::vector<SweepPoint> points;
   std::vector<size_t> idx(axes.size(), 0);
   for (size_t n = 0; n < total; ++n) {
@@ -93,14 +81,27 @@ std::vector<SweepPoint> expand_sweep(const ScenarioDocument& base,
     p.set = json::object();
     std::string label;
     for (size_t a = 0; a < axes.size(); ++a) {
-      set_scenario_field(doc.doc, axes[a].field, axes[a].values[idx[a]], doc.source);
       p.set[axes[a].field] = axes[a].values[idx[a]];
       label +=
           fmt::format("{}{}={}", label.empty() ? "" : " ", axes[a].field, axes[a].texts[idx[a]]);
     }
     try {
+      for (size_t a = 0; a < axes.size(); ++a) {
+        set_scenario_field(doc.doc, axes[a].field, axes[a].values[idx[a]], doc.source);
+      }
       p.scenario = validate_scenario_document(doc);
-    } catch (const InputError& e) {  // a combination that is invalid only together
+    } catch (const InputError& e) {
+      // Name the one --set value that is bad on its own, if there is one; else the combination.
+      for (size_t a = 0; a < axes.size(); ++a) {
+        ScenarioDocument alone = base;
+        try {
+          set_scenario_field(alone.doc, axes[a].field, axes[a].values[idx[a]], alone.source);
+          validate_scenario_document(alone);
+        } catch (const InputError& single) {
+          throw InputError(
+              fmt::format("--set {}={}: {}", axes[a].field, axes[a].texts[idx[a]], single.what()));
+        }
+      }
       throw InputError(fmt::format("--set {}: {}", label, e.what()));
     }
     std::vector<std::string> drop = query_side_fields();

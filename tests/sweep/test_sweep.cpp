@@ -125,6 +125,24 @@ TEST(SweepPoints, BadNamesAndValuesNameTheSet) {
   expect_error({"k=1,2", "k=3"}, "given twice");
 }
 
+TEST(SweepPoints, ValuesValidOnlyTogetherAreAccepted) {
+  Fixture f;
+  // data.n=5 alone is invalid (k=6 and m=24 exceed it); with k=3 and m=4 the point is fine.
+  const auto pts = expand_sweep(f.doc, axes({"data.n=5,600", "k=3", "residual.inducing_count=4"}));
+  ASSERT_EQ(pts.size(), 2u);
+  EXPECT_EQ(pts[0].scenario.data.n, 5u);
+  EXPECT_EQ(pts[1].scenario.residual.inducing_count, 4u);
+  // ... and a combination invalid only together names the whole combination.
+  try {
+    expand_sweep(f.doc, axes({"data.n=30", "residual.inducing_count=40"}));
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--set data.n=30 residual.inducing_count=40: "),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Pareto, FrontOfRecallAndQps) {
   const std::vector<std::pair<double, double>> pts = {
       {1.0, 100}, {0.9, 200}, {0.8, 150}, {1.0, 50}, {0.5, 300}, {0.9, 200}, {std::nan(""), 1e9}};
