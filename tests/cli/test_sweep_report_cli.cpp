@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kTiny = R"(name: tiny-cli-sweep
 metric: residual
-data: {seed: 3, n: 500, dim: 2}
+data: {seed: 3, n: 250, dim: 2}
 queries: {count: 32, seed: 4}
 k: 5
 residual: {inducing_count: 16}

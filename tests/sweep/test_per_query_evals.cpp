@@ -35,7 +35,7 @@ void check(const std::string& yaml) {
 
 constexpr const char* kResidual = R"(name: pq-residual
 metric: residual
-data: {seed: 11, n: 700, dim: 3}
+data: {seed: 11, n: 300, dim: 3}
 queries: {count: 50, seed: 12}
 k: 7
 residual: {inducing_count: 40}

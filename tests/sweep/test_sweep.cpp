@@ -23,7 +23,7 @@ using nlohmann::json;
 
 constexpr const char* kTiny = R"(name: tiny-sweep
 metric: residual
-data: {seed: 7, n: 600, dim: 2}
+data: {seed: 7, n: 250, dim: 2}
 queries: {count: 40, seed: 8}
 k: 6
 residual: {inducing_count: 24, inducing_seed: 1}
@@ -128,7 +128,7 @@ TEST(SweepPoints, BadNamesAndValuesNameTheSet) {
 TEST(SweepPoints, ValuesValidOnlyTogetherAreAccepted) {
   Fixture f;
   // data.n=5 alone is invalid (k=6 and m=24 exceed it); with k=3 and m=4 the point is fine.
-  const auto pts = expand_sweep(f.doc, axes({"data.n=5,600", "k=3", "residual.inducing_count=4"}));
+  const auto pts = expand_sweep(f.doc, axes({"data.n=5,250", "k=3", "residual.inducing_count=4"}));
   ASSERT_EQ(pts.size(), 2u);
   EXPECT_EQ(pts[0].scenario.data.n, 5u);
   EXPECT_EQ(pts[1].scenario.residual.inducing_count, 4u);
