@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libeigen3-dev libnanoflann-dev
   clang-14 libclang-rt-14-dev clang-format
   pybind11-dev python3-dev python3-numpy python3-pytest python3-scipy
+  libjs-chart.js chromium
 )
 
 missing=()

@@ -58,6 +58,9 @@ CommandRunner add_diff_command(CLI::App& app) {
     if (tm->count() > 0) options.memory_rel_tol = args->tol_memory;
     if (tr->count() > 0) options.real_rel_tol = args->tol_real;
     const DiffResult r = run_diff(args->a, args->b, options);
+    for (const std::string& w : r.warnings) {
+      std::fprintf(stderr, "covertree-bench: warning: %s\n", w.c_str());
+    }
     if (!r.output.empty()) std::fputs(r.output.c_str(), stdout);
     if (!r.error.empty()) std::fprintf(stderr, "covertree-bench: %s\n", r.error.c_str());
     return r.exit_code;

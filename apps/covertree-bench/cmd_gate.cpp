@@ -45,6 +45,7 @@ std::vector<gate::Measurement> measure_all(const GateArgs& args, const gate::Gat
 }
 
 int record(const GateArgs& args, const gate::GateRunOptions& run) {
+  const OutputLock lock = gate::lock_baseline_for_record(args.baseline);
   gate::Baseline baseline;
   // Re-recording keeps the limits a committed baseline was tuned with.
   if (std::filesystem::exists(args.baseline)) {

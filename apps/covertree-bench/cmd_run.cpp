@@ -45,6 +45,7 @@ struct RunArgs {
   std::string telemetry;
   bool compare_brute = false;
   bool compare_nanoflann = false;
+  bool telemetry_queries = false;
   double inject_slowdown = 1.0;
   bool quiet = false;
 };
@@ -83,6 +84,9 @@ CommandRunner add_run_command(CLI::App& app) {
                   "Write neighbour distances (float64 Q x k NPY) here");
   cmd->add_option("--telemetry", args->telemetry,
                   "Append JSONL telemetry rows (run, build batches, query passes) to this file");
+  cmd->add_flag("--telemetry-queries", args->telemetry_queries,
+                "With --telemetry: also one covertree_bench.query row per query (its distance "
+                "evaluations and k-th distance in the last timed pass; tree engine)");
   cmd->add_flag("--compare-brute", args->compare_brute,
                 "Also time the exact brute force in-process; report brute_qps, speedup_vs_brute, "
                 "recall_vs_brute");
@@ -99,8 +103,12 @@ CommandRunner add_run_command(CLI::App& app) {
     require_writable_output(args->save_neighbors, "--save-neighbors");
     require_writable_output(args->save_distances, "--save-distances");
     require_writable_output(args->telemetry, "--telemetry");
+    if (args->telemetry_queries && args->telemetry.empty()) {
+      throw InputError("--telemetry-queries: needs --telemetry PATH.jsonl to write the rows to");
+    }
     const Scenario scenario = load_scenario(args->scenario);
     RunOptions options;
+    options.per_query_telemetry = args->telemetry_queries;
     options.engine = args->engine == "brute" ? Engine::brute : Engine::tree;
     if (threads->count() > 0) options.threads = args->threads;
     if (repeat->count() > 0) options.repeat = args->repeat;
@@ -122,7 +130,11 @@ CommandRunner add_run_command(CLI::App& app) {
     if (!args->save_distances.empty()) {
       write_npy(args->save_distances, shape, result.answer.distances.data());
     }
-    if (!args->telemetry.empty()) append_run_telemetry(result, args->telemetry);
+    if (!args->telemetry.empty()) {
+      for (const std::string& w : append_run_telemetry(result, args->telemetry)) {
+        std::fprintf(stderr, "covertree-bench: warning: %s\n", w.c_str());
+      }
+    }
     if (!args->summary_json.empty()) {
       write_file_atomic(args->summary_json, summary_json(result).dump(2) + "\n");
     }

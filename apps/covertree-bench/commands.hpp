@@ -17,6 +17,8 @@ CommandRunner add_audit_command(CLI::App& app);
 CommandRunner add_gate_command(CLI::App& app);
 CommandRunner add_knn_command(CLI::App& app);
 CommandRunner add_diff_command(CLI::App& app);
+CommandRunner add_sweep_command(CLI::App& app);
+CommandRunner add_report_command(CLI::App& app);
 
 /// Fails with InputError unless `path` can be created (its directory exists and is writable).
 void require_writable_output(const std::string& path, const std::string& option);

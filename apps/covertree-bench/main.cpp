@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   add(ctb::cli::add_gate_command);
   add(ctb::cli::add_knn_command);
   add(ctb::cli::add_diff_command);
+  add(ctb::cli::add_sweep_command);
+  add(ctb::cli::add_report_command);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,9 @@
 // Maps a finished run onto the telemetry rows (lib/telemetry owns the schema and the writer).
 #include <unistd.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "bench/runner.hpp"
 #include "core/build_info.hpp"
 #include "metric/distance_kernels.hpp"
@@ -66,12 +69,17 @@ RunInfo run_info(const RunResult& r) {
     info.tree_quality = tree_quality_json(
         *r.tree_stats, r.pass_counters.empty() ? nullptr : &r.pass_counters.back());
   }
+  if (r.brute_seconds && !r.brute_seconds->empty()) {
+    info.brute_seconds_best = *std::min_element(r.brute_seconds->begin(), r.brute_seconds->end());
+  }
+  info.sweep_id = r.sweep_id;
+  info.sweep_set = r.sweep_set;
   return info;
 }
 
 }  // namespace
 
-void append_run_telemetry(const RunResult& r, const std::string& path) {
+std::vector<std::string> append_run_telemetry(const RunResult& r, const std::string& path) {
   TelemetryWriter writer(run_info(r));
   for (const BuildBatchStats& b : r.build_batches) writer.add_build_batch(b);
   const bool known_recall = r.recall_vs_brute.has_value();
@@ -85,7 +93,19 @@ void append_run_telemetry(const RunResult& r, const std::string& path) {
     if (known_recall && !pass.warmup) pass.recall = *r.recall_vs_brute;
     writer.add_query_pass(pass);
   }
-  writer.append_to(path);
+  // Per-query rows describe the last pass (every pass does the same per-query work).
+  const size_t k = r.answer.k;
+  for (size_t q = 0; q < r.per_query_evals.size(); ++q) {
+    QueryStats stats;
+    stats.query_index = q;
+    stats.query_id = q < r.query_ids.size() ? r.query_ids[q] : -1;
+    stats.pass_index = r.passes.empty() ? 0 : r.passes.size() - 1;
+    stats.distance_evals = r.per_query_evals[q];
+    stats.kth_distance = k > 0 && q < r.answer.n_queries ? r.answer.distances[q * k + k - 1]
+                                                         : std::numeric_limits<double>::infinity();
+    writer.add_query(stats);
+  }
+  return writer.append_to(path);
 }
 
 }  // namespace ctb

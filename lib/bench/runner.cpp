@@ -101,8 +101,95 @@ double recall_at_k(const KnnResult& got, const KnnResult& truth) {
 }
 
 namespace {
-size_t k_for_estimate(const Scenario& s, const Dataset& d) { return std::min(s.k, d.n); }
+
+void show(Progress* progress, const std::string& status) {
+  if (progress != nullptr) progress->status(status);
+}
+
 }  // namespace
+
+PreparedInputs prepare_inputs(const Scenario& scenario, Progress* progress, bool with_tree) {
+  PreparedInputs in;
+  in.threads = scenario.threads > 0 ? scenario.threads : hardware_threads();
+  show(progress, fmt::format("{}: loading data", scenario.name));
+  auto t0 = Clock::now();
+  in.dataset = materialize(scenario);
+  in.data_seconds = seconds_since(t0);
+  const Dataset& dataset = in.dataset;
+  if (scenario.k < 1 || scenario.k > dataset.n) {
+    throw InputError(fmt::format("{}: field 'k': must be between 1 and n = {} (got {})",
+                                 scenario.source, dataset.n, scenario.k));
+  }
+  // Refuse a run that cannot fit before the big allocations (V, tree rows, lists).
+  check_memory(
+      estimate_memory(dataset.n, dataset.dim,
+                      scenario.metric == MetricKind::residual ? dataset.inducing.size() : 0,
+                      dataset.n_queries(), scenario.k, with_tree, scenario.build),
+      available_memory_bytes(), scenario.source);
+  if (scenario.metric == MetricKind::residual) {
+    show(progress, fmt::format("{}: residual backend (V, p), m = {}", scenario.name,
+                               dataset.inducing.size()));
+    ResidualParams params;
+    params.kernel.type = scenario.residual.kernel;
+    params.kernel.variance = scenario.residual.variance;
+    params.kernel.lengthscale = scenario.residual.lengthscale;
+    params.jitter = scenario.residual.jitter;
+    t0 = Clock::now();
+    in.data = build_residual(dataset.points, dataset.dim, dataset.inducing, params, in.threads);
+    in.backend_seconds = seconds_since(t0);
+  } else {
+    in.data = make_euclidean(dataset.points, dataset.dim);
+  }
+  in.queries = make_query_rows(in.data, in.dataset);
+  return in;
+}
+
+void run_tree_passes(const TreeEngine& engine, std::span<const QueryRow> queries,
+                     const TreeQueryKnobs& knobs, const Scenario& scenario, RunResult& result,
+                     bool per_query_evals, Progress* progress) {
+  const size_t passes = scenario.warmup + scenario.repeat;
+  if (per_query_evals) {
+    result.query_ids.clear();
+    for (const QueryRow& q : queries) result.query_ids.push_back(q.id);
+  }
+  for (size_t pass = 0; pass < passes; ++pass) {
+    const bool warm = pass < scenario.warmup;
+    const bool last = pass + 1 == passes;
+    show(progress, fmt::format("{}: {} pass {}/{}", scenario.name, warm ? "warm-up" : "timed",
+                               warm ? pass + 1 : pass - scenario.warmup + 1,
+                               warm ? scenario.warmup : scenario.repeat));
+    QueryCounters counters;
+    const auto t0 = Clock::now();
+    KnnResult answer =
+        query_tree_engine(engine, queries, knobs, &counters,
+                          last && per_query_evals ? &result.per_query_evals : nullptr);
+    const double seconds = seconds_since(t0);
+    result.passes.push_back(PassRecord{warm, seconds, counters});
+    if (!warm) {
+      result.query_seconds.push_back(seconds);
+      result.pass_counters.push_back(counters);
+      if (last) result.answer = std::move(answer);
+    }
+  }
+}
+
+std::vector<double> time_brute_passes(const MetricData& data, std::span<const QueryRow> queries,
+                                      size_t k, bool predecessor, int threads, size_t repeat,
+                                      KnnResult* answer, Progress* progress) {
+  BruteForceOptions options;
+  options.k = k;
+  options.predecessor = predecessor;
+  options.threads = threads;
+  std::vector<double> times;
+  for (size_t pass = 0; pass < repeat; ++pass) {
+    show(progress, fmt::format("brute force pass {}/{}", pass + 1, repeat));
+    const auto t0 = Clock::now();
+    KnnResult got = brute_force_knn(data, queries, options);
+    times.push_back(seconds_since(t0));
+    if (answer != nullptr && pass + 1 == repeat) *answer = std::move(got);
+  }
+  return times;
+}
 
 RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
   RunResult result;
@@ -120,106 +207,70 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
     throw InputError("--compare-nanoflann: only for Euclidean scenarios (scenario '" +
                      scenario.name + "' is residual)");
   }
+  if (options.per_query_telemetry && options.engine != Engine::tree) {
+    throw InputError("--telemetry-queries: per-query counts come from the tree engine only");
+  }
   result.engine = options.engine;
-  result.threads = scenario.threads > 0 ? scenario.threads : hardware_threads();
   result.approximate = scenario.query.survivor_cap > 0 || scenario.query.low_yield_stop > 0;
   Progress progress(options.progress);
 
-  progress.status(fmt::format("{}: loading data", scenario.name));
-  auto t0 = Clock::now();
-  const Dataset dataset = materialize(scenario);
-  result.data_seconds = seconds_since(t0);
-  result.n_points = dataset.n;
-  result.dim = dataset.dim;
-  result.n_queries = dataset.n_queries();
-  if (scenario.k < 1 || scenario.k > dataset.n) {
-    throw InputError(fmt::format("{}: field 'k': must be between 1 and n = {} (got {})",
-                                 scenario.source, dataset.n, scenario.k));
-  }
-
-  // Refuse a run that cannot fit before the big allocations (V, rows, lists).
-  check_memory(
-      estimate_memory(dataset.n, dataset.dim,
-                      scenario.metric == MetricKind::residual ? dataset.inducing.size() : 0,
-                      result.n_queries, k_for_estimate(scenario, dataset),
-                      options.engine == Engine::tree, scenario.build),
-      available_memory_bytes(), scenario.source);
-
-  MetricData data;
-  if (scenario.metric == MetricKind::residual) {
-    progress.status(
-        fmt::format("{}: residual backend (V, p), m = {}", scenario.name, dataset.inducing.size()));
-    ResidualParams params;
-    params.kernel.type = scenario.residual.kernel;
-    params.kernel.variance = scenario.residual.variance;
-    params.kernel.lengthscale = scenario.residual.lengthscale;
-    params.jitter = scenario.residual.jitter;
-    t0 = Clock::now();
-    data = build_residual(dataset.points, dataset.dim, dataset.inducing, params, result.threads);
-    result.backend_seconds = seconds_since(t0);
-  } else {
-    data = make_euclidean(dataset.points, dataset.dim);
-  }
-  const std::vector<QueryRow> queries = make_query_rows(data, dataset);
+  const PreparedInputs in = prepare_inputs(scenario, &progress, options.engine == Engine::tree);
+  result.threads = in.threads;
+  result.data_seconds = in.data_seconds;
+  result.backend_seconds = in.backend_seconds;
+  result.n_points = in.dataset.n;
+  result.dim = in.dataset.dim;
+  result.n_queries = in.dataset.n_queries();
+  const MetricData& data = in.data;
+  const std::vector<QueryRow>& queries = in.queries;
   const size_t k = scenario.k;
   const bool predecessor = scenario.query.predecessor;
+  const size_t passes = scenario.warmup + scenario.repeat;
 
-  TreeEnginePtr tree;
   if (options.engine == Engine::tree) {
     progress.status(
         fmt::format("{}: building tree ({})", scenario.name, to_string(scenario.build.strategy)));
-    t0 = Clock::now();
-    tree = build_tree_engine(data, scenario.build, result.threads, &result.build_batches,
-                             &result.tree_depth);
+    auto t0 = Clock::now();
+    const TreeEnginePtr tree = build_tree_engine(data, scenario.build, result.threads,
+                                                 &result.build_batches, &result.tree_depth);
     result.build_seconds = seconds_since(t0);
     result.tree_stats = tree_engine_stats(*tree);
-  }
-
-  TreeQueryKnobs knobs = tree_query_knobs(scenario, result.threads);
-  knobs.inject_slowdown = options.inject_slowdown;
-  BruteForceOptions brute_options;
-  brute_options.k = k;
-  brute_options.predecessor = predecessor;
-  brute_options.threads = result.threads;
-
-  const size_t passes = scenario.warmup + scenario.repeat;
-  for (size_t pass = 0; pass < passes; ++pass) {
-    const bool warm = pass < scenario.warmup;
-    progress.status(fmt::format("{}: {} pass {}/{}", scenario.name, warm ? "warm-up" : "timed",
-                                warm ? pass + 1 : pass - scenario.warmup + 1,
-                                warm ? scenario.warmup : scenario.repeat));
-    QueryCounters counters;
-    t0 = Clock::now();
-    KnnResult answer = options.engine == Engine::tree
-                           ? query_tree_engine(*tree, queries, knobs, &counters)
-                           : brute_force_knn(data, queries, brute_options);
-    const double seconds = seconds_since(t0);
-    result.passes.push_back(PassRecord{warm, seconds, counters});
-    if (!warm) {
-      result.query_seconds.push_back(seconds);
-      if (options.engine == Engine::tree) result.pass_counters.push_back(counters);
-      if (pass + 1 == passes) result.answer = std::move(answer);
+    TreeQueryKnobs knobs = tree_query_knobs(scenario, result.threads);
+    knobs.inject_slowdown = options.inject_slowdown;
+    run_tree_passes(*tree, queries, knobs, scenario, result, options.per_query_telemetry,
+                    &progress);
+  } else {
+    BruteForceOptions brute_options;
+    brute_options.k = k;
+    brute_options.predecessor = predecessor;
+    brute_options.threads = result.threads;
+    for (size_t pass = 0; pass < passes; ++pass) {
+      const bool warm = pass < scenario.warmup;
+      progress.status(fmt::format("{}: {} pass {}/{}", scenario.name, warm ? "warm-up" : "timed",
+                                  warm ? pass + 1 : pass - scenario.warmup + 1,
+                                  warm ? scenario.warmup : scenario.repeat));
+      const auto t0 = Clock::now();
+      KnnResult answer = brute_force_knn(data, queries, brute_options);
+      const double seconds = seconds_since(t0);
+      result.passes.push_back(PassRecord{warm, seconds, QueryCounters{}});
+      if (!warm) {
+        result.query_seconds.push_back(seconds);
+        if (pass + 1 == passes) result.answer = std::move(answer);
+      }
     }
   }
 
   if (options.compare_brute) {
-    std::vector<double> times;
     KnnResult truth;
-    for (size_t pass = 0; pass < scenario.repeat; ++pass) {
-      progress.status(
-          fmt::format("{}: brute force pass {}/{}", scenario.name, pass + 1, scenario.repeat));
-      t0 = Clock::now();
-      truth = brute_force_knn(data, queries, brute_options);
-      times.push_back(seconds_since(t0));
-    }
-    result.brute_seconds = times;
+    result.brute_seconds = time_brute_passes(data, queries, k, predecessor, result.threads,
+                                             scenario.repeat, &truth, &progress);
     result.recall_vs_brute = recall_at_k(result.answer, truth);
   }
 
   if (options.compare_nanoflann) {
     progress.status(fmt::format("{}: nanoflann", scenario.name));
     const CoordCloud cloud{data.coords.data(), data.n, data.dim};
-    t0 = Clock::now();
+    auto t0 = Clock::now();
     CoordKdTree index(static_cast<int>(data.dim), cloud,
                       nanoflann::KDTreeSingleIndexAdaptorParams(10));
     result.nanoflann_build_seconds = seconds_since(t0);

@@ -4,9 +4,12 @@
 // repetitions, fingerprint) is kept apart from what it measures (the engines).
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "bench/progress.hpp"
+#include "bench/tree_engine.hpp"
 #include "nlohmann/json.hpp"
 #include "scenario/dataset.hpp"
 #include "scenario/scenario.hpp"
@@ -30,6 +33,7 @@ struct RunOptions {
   bool compare_nanoflann = false;               // --compare-nanoflann (Euclidean only)
   double inject_slowdown = 1.0;                 // --inject-slowdown: tree does ~FACTOR x work
   bool progress = true;                         // status line on a terminal
+  bool per_query_telemetry = false;             // --telemetry-queries: per-query counts
 };
 
 /// One query pass, warm-up or timed, in the order run.
@@ -65,6 +69,12 @@ struct RunResult {
   std::optional<std::vector<double>> nanoflann_seconds;
   std::optional<double> nanoflann_build_seconds;
   std::optional<double> recall_vs_nanoflann;
+  // --telemetry-queries: each query's distance evaluations in the last timed pass (tree engine)
+  std::vector<uint64_t> per_query_evals;
+  std::vector<int64_t> query_ids;  // ... and the queries' dataset ids (-1: a fresh point)
+  // A point of a `sweep`: the sweep's id and the fields this point set (telemetry run row).
+  std::string sweep_id;
+  nlohmann::json sweep_set;
 
   double query_seconds_best() const;
   double query_seconds_median() const;
@@ -73,6 +83,40 @@ struct RunResult {
 
 /// Runs `scenario` with `options`. Throws InputError on bad input.
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options);
+
+/// A scenario's inputs as the engines see them: the dataset, the metric rows (residual V and p
+/// computed) and the query rows, which point into `dataset` and `data` (so this is move-only:
+/// moving keeps the vectors' buffers, copying would leave the rows pointing at the original).
+struct PreparedInputs {
+  Dataset dataset;
+  MetricData data;
+  std::vector<QueryRow> queries;
+  int threads = 1;             // workers resolved from the scenario (0 = all cores)
+  double data_seconds = 0;     // generating or loading inputs
+  double backend_seconds = 0;  // residual V and p
+
+  PreparedInputs() = default;
+  PreparedInputs(PreparedInputs&&) = default;
+  PreparedInputs& operator=(PreparedInputs&&) = default;
+  PreparedInputs(const PreparedInputs&) = delete;
+  PreparedInputs& operator=(const PreparedInputs&) = delete;
+};
+
+/// The first stages of run_scenario: inputs, backend and query rows (k checked against n).
+PreparedInputs prepare_inputs(const Scenario& scenario, Progress* progress = nullptr,
+                              bool with_tree = true);
+
+/// The scenario's query passes on a built tree (scenario.warmup untimed, then scenario.repeat
+/// timed) recorded into `result`: passes, query_seconds, pass_counters and the last timed
+/// pass's answer; with `per_query_evals`, that pass's per-query distance evaluations too.
+void run_tree_passes(const TreeEngine& engine, std::span<const QueryRow> queries,
+                     const TreeQueryKnobs& knobs, const Scenario& scenario, RunResult& result,
+                     bool per_query_evals = false, Progress* progress = nullptr);
+
+/// `repeat` timed brute-force passes; returns their seconds and keeps the last answer.
+std::vector<double> time_brute_passes(const MetricData& data, std::span<const QueryRow> queries,
+                                      size_t k, bool predecessor, int threads, size_t repeat,
+                                      KnnResult* answer, Progress* progress = nullptr);
 
 /// The summary JSON (issue fields: scenario, engine, metric, n_points, ..., git_revision).
 nlohmann::json summary_json(const RunResult& result);
@@ -87,9 +131,10 @@ uint64_t peak_rss_bytes();
 /// A short human summary (several lines).
 std::string summary_text(const RunResult& result);
 
-/// Appends the run's telemetry (run row, one row per build batch, one per query pass) to the
-/// JSONL file at `path`, atomically.
-void append_run_telemetry(const RunResult& result, const std::string& path);
+/// Appends the run's telemetry (run row, one row per build batch, one per query pass, and one
+/// per query with --telemetry-queries) to the JSONL file at `path` as one contiguous batch.
+/// Returns the append's warnings (a torn last line removed), for stderr.
+std::vector<std::string> append_run_telemetry(const RunResult& result, const std::string& path);
 
 /// The scenario's queries as the kernels see them: dataset rows of `data` for residual (and
 /// "all") queries, fresh coordinates (id -1) for generated Euclidean queries.

@@ -105,9 +105,14 @@ TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs) {
 TreeStats tree_engine_stats(const TreeEngine& engine) { return tree_stats(engine.tree); }
 
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
-                            const TreeQueryKnobs& knobs, QueryCounters* counters) {
+                            const TreeQueryKnobs& knobs, QueryCounters* counters,
+                            std::vector<uint64_t>* per_query_evals) {
   TreeQueryOptions options = tree_query_options(knobs);
   options.dataset_rows = engine.data;
+  if (per_query_evals != nullptr) {
+    per_query_evals->assign(queries.size(), 0);
+    options.per_query_evals = per_query_evals->data();
+  }
   return tree_knn(engine.tree, queries, options, counters);
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // The bridge between the harness and the cover-tree engine: build once, answer passes.
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <vector>
@@ -54,8 +55,11 @@ TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs);
 /// Tree-quality figures of the built tree (depth, branching, levels, build phases, pivots).
 TreeStats tree_engine_stats(const TreeEngine& engine);
 
-/// Exact k-NN (unless an approximate knob is on) of `queries` on the built tree.
+/// Exact k-NN (unless an approximate knob is on) of `queries` on the built tree. With
+/// `per_query_evals`, also each query's distance evaluations (resized to the query count; the
+/// entries sum to counters->distance_evals), collected inside the one pass, not by re-querying.
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
-                            const TreeQueryKnobs& knobs, QueryCounters* counters);
+                            const TreeQueryKnobs& knobs, QueryCounters* counters,
+                            std::vector<uint64_t>* per_query_evals = nullptr);
 
 }  // namespace ctb

@@ -248,6 +248,14 @@ void save_baseline(const std::filesystem::path& path, const Baseline& baseline) 
   write_file_atomic(path, to_json(baseline).dump(2) + "\n");
 }
 
+OutputLock lock_baseline_for_record(const std::filesystem::path& path) {
+  try {
+    return OutputLock(path);
+  } catch (const InputError& e) {
+    throw InputError(std::string("gate --record: ") + e.what());
+  }
+}
+
 json report_json(const GateReport& report) {
   json j;
   j["verdict"] = to_string(report.verdict);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "core/atomic_file.hpp"
 #include "gate/gate.hpp"
 #include "nlohmann/json.hpp"
 
@@ -27,6 +28,11 @@ Baseline load_baseline(const std::filesystem::path& path);
 
 /// Writes a baseline atomically (the old file stays intact if the write fails).
 void save_baseline(const std::filesystem::path& path, const Baseline& baseline);
+
+/// Taken for the whole of one `gate --record` (measuring and writing): a second recorder of the
+/// same baseline fails at once with InputError (exit 2) naming the file, instead of one
+/// recording silently replacing the other.
+OutputLock lock_baseline_for_record(const std::filesystem::path& path);
 
 /// {"verdict", "checks": [{name, baseline, current, ratio, verdict, ...}], ...}; NaN as null.
 nlohmann::json report_json(const GateReport& report);

@@ -465,10 +465,13 @@ Scenario parse_scenario(const std::string& text, const std::string& source,
   return parse_with_format(text, scenario_detail::format_for(source), source, base_dir);
 }
 
-Scenario load_scenario(const std::string& name_or_path) {
+ScenarioDocument load_scenario_document(const std::string& name_or_path) {
   if (!looks_like_path(name_or_path)) {
     if (const auto* file = find_builtin(name_or_path)) {
-      return parse_with_format(file->text, DocFormat::yaml, "built-in:" + name_or_path, {});
+      const std::string source = "built-in:" + name_or_path;
+      return {scenario_detail::parse_document(std::string(file->text), DocFormat::yaml, source),
+              source,
+              {}};
     }
     std::error_code ec;
     if (!fs::exists(name_or_path, ec)) {
@@ -482,8 +485,17 @@ Scenario load_scenario(const std::string& name_or_path) {
   }
   const fs::path path(name_or_path);
   const std::string text = read_scenario_file(path, name_or_path);
-  return parse_with_format(text, scenario_detail::format_for(name_or_path), name_or_path,
-                           path.parent_path());
+  return {scenario_detail::parse_document(text, scenario_detail::format_for(name_or_path),
+                                          name_or_path),
+          name_or_path, path.parent_path()};
+}
+
+Scenario validate_scenario_document(const ScenarioDocument& document) {
+  return Validator(document.source, document.base_dir).run(document.doc);
+}
+
+Scenario load_scenario(const std::string& name_or_path) {
+  return validate_scenario_document(load_scenario_document(name_or_path));
 }
 
 std::vector<std::pair<std::string, std::string>> list_builtin_scenarios() {

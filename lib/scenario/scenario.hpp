@@ -11,6 +11,7 @@
 
 #include "core/build_strategy.hpp"
 #include "metric/metric.hpp"
+#include "nlohmann/json.hpp"
 
 namespace ctb {
 
@@ -84,6 +85,21 @@ Scenario load_scenario(const std::string& name_or_path);
 /// Parses scenario text; `source` names it in errors; `base_dir` resolves relative NPY paths.
 Scenario parse_scenario(const std::string& text, const std::string& source,
                         const std::filesystem::path& base_dir);
+
+/// A scenario as parsed but not yet validated, and where it came from. `sweep` sets fields in
+/// `doc` by their dotted names and validates the result here, so any field of the schema can be
+/// set and is checked exactly as in a file.
+struct ScenarioDocument {
+  nlohmann::json doc;              // the parsed YAML/JSON tree
+  std::string source;              // names it in errors ("built-in:gold32k" or the path)
+  std::filesystem::path base_dir;  // resolves relative NPY paths
+};
+
+/// Loads a scenario's document (built-in name or path, as load_scenario) without validating it.
+ScenarioDocument load_scenario_document(const std::string& name_or_path);
+
+/// Validates a document into a Scenario (InputError naming source, field and problem).
+Scenario validate_scenario_document(const ScenarioDocument& document);
 
 /// Built-in scenarios: (name, one-line description), sorted by name.
 std::vector<std::pair<std::string, std::string>> list_builtin_scenarios();

@@ -748,6 +748,9 @@ DiffResult run_diff(const std::filesystem::path& a, const std::filesystem::path&
     }
     const TelemetryLog la = read_telemetry_file(a);
     const TelemetryLog lb = read_telemetry_file(b);
+    for (const TelemetryLog* log : {&la, &lb}) {
+      res.warnings.insert(res.warnings.end(), log->warnings.begin(), log->warnings.end());
+    }
     const DiffReport rep = diff_logs(la, lb, *mapping, options);
     res.output = options.markdown ? render_diff_markdown(rep) : render_diff_table(rep);
     // nlohmann writes NaN as null: right for this strict-JSON report. Invalid UTF-8 that came

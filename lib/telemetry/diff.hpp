@@ -94,10 +94,11 @@ std::string render_diff_markdown(const DiffReport& report);
 nlohmann::json diff_report_json(const DiffReport& report);
 
 struct DiffResult {
-  int exit_code = 0;   // 0 within tolerance, 1 outside, 2 unusable input
-  std::string output;  // table or Markdown, for stdout (empty on exit 2)
-  std::string error;   // for stderr (exit 2: names the file and line)
-  std::string json;    // the JSON report text (also written to options.json_path if set)
+  int exit_code = 0;                  // 0 within tolerance, 1 outside, 2 unusable input
+  std::string output;                 // table or Markdown, for stdout (empty on exit 2)
+  std::string error;                  // for stderr (exit 2: names the file and line)
+  std::vector<std::string> warnings;  // for stderr, e.g. "FILE:LINE: torn last line skipped"
+  std::string json;  // the JSON report text (also written to options.json_path if set)
 };
 
 /// The whole `diff` subcommand: reads both files and the mapping, compares, renders, writes the

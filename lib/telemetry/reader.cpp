@@ -25,6 +25,8 @@ const char* to_string(RowKind kind) {
       return "query";
     case RowKind::query_summary:
       return "query_summary";
+    case RowKind::per_query:
+      return "per_query";
   }
   return "?";
 }
@@ -89,7 +91,8 @@ TelemetryRow classify_telemetry_row(json row, LogSource& source, std::string_vie
     bad_row(file, line_no, "\"run_hash\" must be a string");
   }
   const std::string& schema = sid->get_ref<const std::string&>();
-  if (schema == kRunSchemaId || schema == kBuildBatchSchemaId || schema == kQueryPassSchemaId) {
+  if (schema == kRunSchemaId || schema == kBuildBatchSchemaId || schema == kQueryPassSchemaId ||
+      schema == kQuerySchemaId) {
     source = LogSource::ours;
     const auto ver = row.find("schema_version");
     if (ver == row.end() || !ver->is_number_integer()) {
@@ -105,9 +108,12 @@ TelemetryRow classify_telemetry_row(json row, LogSource& source, std::string_vie
     } else if (schema == kBuildBatchSchemaId) {
       out.kind = RowKind::build;
       out.index = required_index(row, "batch_index", file, line_no);
-    } else {
+    } else if (schema == kQueryPassSchemaId) {
       out.kind = RowKind::query;
       out.index = required_index(row, "pass_index", file, line_no);
+    } else {
+      out.kind = RowKind::per_query;
+      out.index = required_index(row, "query_index", file, line_no);
     }
   } else if (schema == "covertreex.benchmark_batch.v1" ||
              schema == "covertreex.benchmark_batch.v2") {
@@ -143,9 +149,18 @@ TelemetryLog parse_telemetry_log(std::string_view text, std::string_view file,
     start = end + 1;
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    json parsed;
+    try {
+      parsed = parse_telemetry_line(line, file, line_no, limits);
+    } catch (const InputError&) {
+      // Our writer ends every row with '\n' in one write; a final line without it that does
+      // not parse is what a writer killed mid-append (or a power cut) leaves behind.
+      if (end != text.size()) throw;
+      log.warnings.push_back(fmt::format("{}:{}: torn last line skipped", file, line_no));
+      continue;
+    }
     LogSource source = LogSource::ours;
-    TelemetryRow row = classify_telemetry_row(parse_telemetry_line(line, file, line_no, limits),
-                                              source, file, line_no);
+    TelemetryRow row = classify_telemetry_row(std::move(parsed), source, file, line_no);
     const std::string run_id = row.fields["run_id"].get<std::string>();
     const std::string run_hash = row.fields.value("run_hash", std::string());
     auto [it, inserted] = run_pos.try_emplace(run_id, log.runs.size());

@@ -18,6 +18,7 @@ enum class RowKind {
   build,          // ours: covertree_bench.build_batch; reference: benchmark_batch rows
   query,          // ours: covertree_bench.query_pass
   query_summary,  // reference: benchmark_batch.v2 row with event = "query_summary"
+  per_query,      // ours: covertree_bench.query (one query of a pass, --telemetry-queries)
 };
 const char* to_string(RowKind kind);
 
@@ -48,6 +49,9 @@ struct TelemetryRun {
 struct TelemetryLog {
   std::string path;
   std::vector<TelemetryRun> runs;
+  /// "FILE:LINE: torn last line skipped" when the file ends in a partial line (a writer died
+  /// mid-append); every reader prints these on stderr and reads the rest.
+  std::vector<std::string> warnings;
 };
 
 /// Classifies one parsed line. Throws InputError naming file and line when the row is not a
@@ -55,7 +59,9 @@ struct TelemetryLog {
 TelemetryRow classify_telemetry_row(nlohmann::json row, LogSource& source, std::string_view file,
                                     size_t line_no);
 
-/// Parses a whole log (blank lines are skipped). `file` names it in errors.
+/// Parses a whole log (blank lines are skipped). `file` names it in errors. A last line without
+/// its '\n' that does not parse is a torn append: skipped with a warning in `warnings`. A bad
+/// line anywhere else is an InputError.
 TelemetryLog parse_telemetry_log(std::string_view text, std::string_view file,
                                  const JsonLineLimits& limits = {});
 

@@ -121,6 +121,9 @@ json make_run_row(const RunInfo& info, const std::string& run_id, const std::str
   put_optional_int(row, "peak_rss_bytes", info.peak_rss_bytes);
   put_optional_int(row, "tree_depth", info.tree_depth);
   if (info.tree_quality.is_object()) row["tree_quality"] = info.tree_quality;
+  put_optional(row, "brute_ms_best", info.brute_seconds_best, 1e3);
+  put_nonempty(row, "sweep_id", info.sweep_id);
+  if (!info.sweep_id.empty() && info.sweep_set.is_object()) row["sweep_set"] = info.sweep_set;
   row["build_batches"] = build_batches;
   row["query_passes"] = query_passes;
   return row;
@@ -172,12 +175,24 @@ json make_query_pass_row(const RunInfo& info, const QueryPassStats& q, const std
   return row;
 }
 
+json make_query_row(const QueryStats& q, const std::string& run_id, const std::string& run_hash) {
+  json row = row_header(kQuerySchemaId, run_id, run_hash);
+  row["query_index"] = q.query_index;
+  row["query_id"] = q.query_id;
+  row["pass_index"] = q.pass_index;
+  row["distance_evals"] = q.distance_evals;
+  row["kth_distance"] = q.kth_distance;
+  return row;
+}
+
 TelemetryWriter::TelemetryWriter(RunInfo info, std::string run_id)
     : info_(std::move(info)), run_id_(run_id.empty() ? make_run_id() : std::move(run_id)) {}
 
 void TelemetryWriter::add_build_batch(const BuildBatchStats& stats) { batches_.push_back(stats); }
 
 void TelemetryWriter::add_query_pass(const QueryPassStats& stats) { passes_.push_back(stats); }
+
+void TelemetryWriter::add_query(const QueryStats& stats) { queries_.push_back(stats); }
 
 std::string TelemetryWriter::render() const {
   const std::string hash = run_hash();
@@ -191,11 +206,15 @@ std::string TelemetryWriter::render() const {
     out += dump_json(make_query_pass_row(info_, q, run_id_, hash));
     out += '\n';
   }
+  for (const auto& q : queries_) {
+    out += dump_json(make_query_row(q, run_id_, hash));
+    out += '\n';
+  }
   return out;
 }
 
-void TelemetryWriter::append_to(const std::filesystem::path& path) const {
-  append_lines_atomic(path, render());
+std::vector<std::string> TelemetryWriter::append_to(const std::filesystem::path& path) const {
+  return append_lines_atomic(path, render());
 }
 
 }  // namespace ctb

@@ -23,6 +23,7 @@ namespace ctb {
 inline constexpr const char* kRunSchemaId = "covertree_bench.run";
 inline constexpr const char* kBuildBatchSchemaId = "covertree_bench.build_batch";
 inline constexpr const char* kQueryPassSchemaId = "covertree_bench.query_pass";
+inline constexpr const char* kQuerySchemaId = "covertree_bench.query";  // --telemetry-queries
 inline constexpr int kTelemetrySchemaVersion = 1;
 
 /// Everything that identifies a run (configuration + seeds, hashed into run_hash), the machine
@@ -76,7 +77,12 @@ struct RunInfo {
   std::optional<double> recall;                // vs brute force, when it was checked
   std::optional<uint64_t> peak_rss_bytes;
   std::optional<uint64_t> tree_depth;
-  nlohmann::json tree_quality;  // tree-quality figures (object; null = not written)
+  nlohmann::json tree_quality;               // tree-quality figures (object; null = not written)
+  std::optional<double> brute_seconds_best;  // fastest brute-force pass, when it was timed
+
+  // --- a point of a `sweep` (not hashed; omitted for plain runs) ---
+  std::string sweep_id;      // shared by every point of one sweep
+  nlohmann::json sweep_set;  // the fields this point set: {"query.survivor_cap": 512, ...}
 };
 
 /// One insertion batch. Times in ms, memory in bytes.
@@ -106,6 +112,15 @@ struct QueryPassStats {
   std::optional<double> recall;
 };
 
+/// One query of a pass (--telemetry-queries): the per-query distribution behind the pass's sums.
+struct QueryStats {
+  uint64_t query_index = 0;  // row of the query in the scenario's query list
+  int64_t query_id = -1;     // its dataset index (-1 for a fresh Euclidean query point)
+  uint64_t pass_index = 0;   // the pass it was measured in (the last timed pass)
+  uint64_t distance_evals = 0;
+  double kth_distance = 0;  // distance to its k-th neighbour (+inf when fewer than k exist)
+};
+
 /// "ctb-YYYYMMDD-HHMMSS-xxxxxx" (UTC time + 6 random hex digits), like the reference's pcct-ids.
 std::string make_run_id();
 
@@ -126,6 +141,8 @@ nlohmann::json make_build_batch_row(const RunInfo& info, const BuildBatchStats& 
                                     const std::string& run_id, const std::string& run_hash);
 nlohmann::json make_query_pass_row(const RunInfo& info, const QueryPassStats& q,
                                    const std::string& run_id, const std::string& run_hash);
+nlohmann::json make_query_row(const QueryStats& q, const std::string& run_id,
+                              const std::string& run_hash);
 
 /// Collects the rows of one run and appends them to a JSONL file in one atomic step.
 class TelemetryWriter {
@@ -142,17 +159,21 @@ class TelemetryWriter {
 
   void add_build_batch(const BuildBatchStats& stats);
   void add_query_pass(const QueryPassStats& stats);
+  void add_query(const QueryStats& stats);
 
-  /// All rows, one per line, each ending in '\n': run row, build rows, query rows.
+  /// All rows, one per line, each ending in '\n': run row, build rows, query-pass rows, then
+  /// per-query rows.
   std::string render() const;
-  /// Appends render() to `path` atomically (the file is never left half-written).
-  void append_to(const std::filesystem::path& path) const;
+  /// Appends render() to `path` as one contiguous batch, safe against concurrent appenders
+  /// (append_lines_atomic). Returns warnings (a torn last line removed first), if any.
+  std::vector<std::string> append_to(const std::filesystem::path& path) const;
 
  private:
   RunInfo info_;
   std::string run_id_;
   std::vector<BuildBatchStats> batches_;
   std::vector<QueryPassStats> passes_;
+  std::vector<QueryStats> queries_;
 };
 
 }  // namespace ctb

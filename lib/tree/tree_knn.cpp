@@ -99,6 +99,7 @@ struct Params {
   size_t pred_direct;           // predecessor queries with id <= this evaluate all predecessors
   size_t pred_fallback_direct;  // ... and so do those failing the pivot search up to this id
   const CancelToken* cancel;
+  uint64_t* per_query_evals;  // each query's evaluations, or nullptr
 };
 
 /// Offers (d, id) to the top-k; true when it entered.
@@ -303,6 +304,7 @@ void dense_phase(const MetricData& rows, bool ascending_ids, std::span<const Que
       s.topk[i].write(out, qidx[lo + i]);
       ws.counters.distance_evals += row_end;
       ws.counters.dense_evals += row_end;
+      if (pr.per_query_evals) pr.per_query_evals[qidx[lo + i]] += row_end;
       ++ws.counters.dense_fallbacks;
     }
   });
@@ -337,6 +339,8 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
                                                     : std::max<size_t>(64, n / (pivots ? 5 : 6));
   pr.slowdown = options.inject_slowdown;
   pr.cancel = options.cancel;
+  pr.per_query_evals = options.per_query_evals;
+  if (pr.per_query_evals) std::fill_n(pr.per_query_evals, queries.size(), uint64_t{0});
   pr.slack_abs = options.prune_slack >= 0.0 ? options.prune_slack : (residual ? 1e-4 : 1e-9);
   pr.slack_rel = options.prune_slack >= 0.0 || residual ? 0.0 : 1e-13;
   pr.pred_direct = n / kPredDirectDiv;
@@ -401,6 +405,17 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
     for (size_t i = lo; i < hi; ++i) {
       const size_t qi = order[i];
       const QueryRow& q = queries[qi];
+      // Each query's own evaluations (its dense scan, if any, adds to it there).
+      const uint64_t evals_before = s.counters.distance_evals + s.pivot.counters.distance_evals;
+      const auto record = [&] {
+        if (pr.per_query_evals)
+          pr.per_query_evals[qi] =
+              s.counters.distance_evals + s.pivot.counters.distance_evals - evals_before;
+      };
+      struct Recorder {
+        const decltype(record)& f;
+        ~Recorder() { f(); }
+      } recorder{record};
       if (!pivots) {
         if (search_one(tree, q, pr, s)) {
           s.topk.write(out, qi);

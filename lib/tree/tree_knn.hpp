@@ -46,6 +46,9 @@ struct TreeQueryOptions {
   size_t bound_pivots = 4;      // usable pivots whose windows are intersected
   // Set by another thread: the query stops between tasks with Cancelled (the Python module).
   const CancelToken* cancel = nullptr;
+  // Optional: queries.size() entries that receive each query's distance evaluations in this
+  // call (they sum to counters->distance_evals); nullptr = not collected.
+  uint64_t* per_query_evals = nullptr;
 };
 
 /// queries[i] is answered in row i (dataset ids, (distance, id) order) -- the same answer as
