@@ -9,6 +9,7 @@
 // bound on evaluated distances, not on the build's level bookkeeping.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,8 @@ struct BuildLevelStats {
   uint64_t distance_evals = 0;  // build-metric distances computed at this level
   double ms = 0.0;              // wall time of the level
 };
+
+struct EuclidIndex;  // tree/euclid_knn.hpp
 
 struct CoverTree {
   // Per node (index = node id, 0 is the root):
@@ -97,6 +100,10 @@ struct CoverTree {
   // [0, 1]), so the search can bound every row through the pivots nearest the query with one
   // byte per (pivot, row). P x N bytes (64 MiB at P = 2048, N = 32768).
   std::vector<uint8_t> pivot_q8;
+
+  // Euclidean data only: the box tree that answers every Euclidean query (tree/euclid_knn.hpp).
+  // Shared and immutable, so a CoverTree stays cheap to copy.
+  std::shared_ptr<const EuclidIndex> euclid;
 
   // Build telemetry: one entry per level that had candidates, top level first.
   std::vector<BuildLevelStats> build_levels;

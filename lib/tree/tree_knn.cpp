@@ -86,6 +86,7 @@
 #include "core/parallel.hpp"
 #include "metric/distance_kernels.hpp"
 #include "tree/coord_kdtree.hpp"
+#include "tree/euclid_knn.hpp"
 
 namespace ctb {
 namespace {
@@ -671,6 +672,8 @@ void dense_phase(const CoverTree& tree, std::span<const QueryRow> queries,
 
 KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
                    const TreeQueryOptions& options, QueryCounters* counters) {
+  // Euclidean trees: the specialised box-tree search (tree/euclid_knn.cpp).
+  if (tree.euclid) return euclid_knn(*tree.euclid, queries, options, counters);
   KnnResult out;
   out.resize(queries.size(), options.k);
   QueryCounters total;
