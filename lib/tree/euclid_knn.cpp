@@ -171,9 +171,9 @@ class EuclidTopK {
   // A point with r2 > thr() cannot enter: r2 <= d_k^2 (1 + ~2^-52) for any point at distance
   // <= d_k, and the margin covers that and the rounding of d_k * d_k (see the file comment).
   double thr() const { return thr_; }
-  // Offers a point already known to have r2 <= thr(); true when it entered.
-  bool push(double r2, int64_t id) {
-    const double d = euclid_from_squared(r2);
+  // Offers a point at distance d (= euclid_from_squared of an r2 <= thr()); true when it
+  // entered.
+  bool push(double d, int64_t id) {
     if (size_ == k_) {
       const double kd = d_[k_ - 1];
       if (d > kd || (d == kd && id >= id_[k_ - 1])) return false;
@@ -282,13 +282,18 @@ class Searcher {
     }
     bool yielded = false;
     EuclidTopK& topk = s.topk;
+    // The distances of the points that may enter, first: independent square roots overlap,
+    // where computing each inside the insertion would wait for its latency every time.
+    double d[kMaxLeaf];
+    const double thr0 = topk.thr();
+    for (size_t j = 0; j < m; ++j) d[j] = r2[j] <= thr0 ? euclid_from_squared(r2[j]) : kInf;
     for (size_t j = 0; j < m; ++j) {
       if (pr_.predecessor && ids[j] >= q.id) {
         ++ct.predecessor_filtered;
         continue;
       }
       if (r2[j] > topk.thr()) continue;
-      if (topk.push(r2[j], ids[j])) {
+      if (topk.push(d[j], ids[j])) {
         ++ct.yields;
         yielded = true;
       }
