@@ -6,12 +6,18 @@
 // and a rounding slack), and its residual-sized dense fallback (n / 6) sent 431 of 512
 // euclid-d8-8k queries to the dense scan. Measured before this file (2 threads, in-run):
 // euclid-d3-32k 0.25-0.29x nanoflann, euclid-d8-8k 0.29-0.31x nanoflann and 0.5-0.7x brute.
-// The cover tree's build is also far from the 1m target (see BUILD below).
+// A cover-tree-based layout for the new search was not pursued because the cover tree's BUILD
+// alone misses the 1m target (build <= 2x nanoflann's): at N = 1,048,576, d = 3, 2 threads,
+// build_cover_tree took 15.9 s wall (6.4 CPU-s; loaded machine) against nanoflann's 1.41 s in
+// the same run. This index builds in about nanoflann's time, so the harness builds only it
+// for Euclidean data (build_euclid_tree); build_cover_tree still builds both.
 //
 // Index (EuclidIndex, euclid_knn.hpp): nodes in depth-first preorder, each with the tight
 // bounding box of its points; a node splits at the median of its widest box axis, so the
 // tree is balanced and its shape depends on the point count alone; leaves of at most
-// kLeafSize points, whose coordinates are one contiguous structure-of-arrays block.
+// leaf_size_for(d) points, whose coordinates are one contiguous structure-of-arrays block.
+// Tight boxes rather than balls: in low d a box bound prunes far more than a radius bound,
+// and it needs no distance to a centre, so an internal node costs 2d subtractions.
 //
 // Search, per query (templated on the dimension for d <= 16, so every loop is unrolled and
 // nothing is dispatched): depth-first, nearer child box first, the farther one stacked with
@@ -21,8 +27,9 @@
 //    other Euclidean entry point), and only a point with r2 <= thr is looked at further;
 //  - the top-k holds (d = sqrt(r2), id) and compares exactly like the brute force, by
 //    (distance, id). sqrt maps nearby r2 to one double, so a point with r2 slightly above the
-//    k-th r2 may still tie the k-th distance and win on its id: thr = r2_k * (1 + 1e-13)
-//    covers that (such r2 lie within a relative 2^-51 of r2_k);
+//    k-th point's may still tie the k-th distance d_k and win on its id: thr = d_k * d_k *
+//    (1 + 1e-13) covers that (any r2 whose sqrt rounds to d_k or below is <= d_k^2 times
+//    1 + ~2^-52, and the product d_k * d_k is off by at most 2^-53 relative);
 //  - the box bound lb2 = sum over axes of max(lo - q, q - hi, 0)^2, summed in axis order:
 //    every step is a monotone rounded operation, so lb2 <= the computed r2 of every point in
 //    the box (euclid_distance.hpp), and a box with lb2 > thr holds no point that could enter.
@@ -47,7 +54,7 @@
 // working copy of the points that is physically reordered, so every pass reads memory in
 // order; the two halves of the root are built on two threads when threads >= 2 (each half's
 // node range is known in advance from the point count, so the result is identical for any
-// thread count). Leaf size: measured 8 / 16 / 32 (see kLeafSize).
+// thread count). Leaf size: measured 8 / 12 / 16 / 32 by dimension (see leaf_size_for).
 #include "tree/euclid_knn.hpp"
 
 #include <algorithm>
@@ -78,7 +85,10 @@ constexpr size_t kMaxFixedDim = 16;  // compile-time dimensions 1..16; larger on
 
 // Small d: a box bound costs little next to a leaf scan, so small leaves (more pruning) win;
 // from d ~ 6 the two box bounds per node cost as much as scanning 16 more points.
-// Measured (2 threads, in-run vs nanoflann): d = 3: leaf 8 > 16 > 32; d = 8: 32 > 16 >> 8.
+// Measured (in-run vs nanoflann): d = 3: leaf 8 ~ 12 > 16 > 32; d = 8: 32 > 16 >> 8. A leaf
+// below a split holds >= 6 points for d <= 3 (half of >= 13), so an explicit
+// dense_fallback_evals of 5 sends every query that scans a leaf to the full scan, which
+// tests/tree/test_tree.cpp expects.
 size_t leaf_size_for(size_t dim) { return dim <= 3 ? 12 : dim <= 5 ? 16 : kMaxLeaf; }
 
 size_t subtree_nodes(size_t m, size_t leaf) {
