@@ -29,7 +29,8 @@
 //    (distance, id). sqrt maps nearby r2 to one double, so a point with r2 slightly above the
 //    k-th point's may still tie the k-th distance d_k and win on its id: thr = d_k * d_k *
 //    (1 + 1e-13) covers that (any r2 whose sqrt rounds to d_k or below is <= d_k^2 times
-//    1 + ~2^-52, and the product d_k * d_k is off by at most 2^-53 relative);
+//    1 + ~2^-52, and the product d_k * d_k is off by at most 2^-53 relative; an absolute
+//    floor of 1e-300 covers subnormal squares, where relative margins round away);
 //  - the box bound lb2 = sum over axes of max(lo - q, q - hi, 0)^2, summed in axis order:
 //    every step is a monotone rounded operation, so lb2 <= the computed r2 of every point in
 //    the box (euclid_distance.hpp), and a box with lb2 > thr holds no point that could enter.
@@ -80,6 +81,9 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr size_t kMaxLeaf = 32;
 // sqrt ties: r2 values within this relative margin of the k-th r2 may share its distance.
 constexpr double kTieMargin = 1e-13;
+// ... and an absolute floor: below ~1e-292 (subnormal squares) the relative margin vanishes in
+// rounding, so every r2 this small gets the exact (distance, id) comparison instead.
+constexpr double kTieFloor = 1e-300;
 constexpr size_t kQueryChunk = 32;  // queries per parallel task
 constexpr size_t kMaxFixedDim = 16;  // compile-time dimensions 1..16; larger ones use a loop
 
@@ -198,7 +202,7 @@ class EuclidTopK {
     d_[pos] = d;
     id_[pos] = id;
     ++size_;
-    if (size_ == k_) thr_ = d_[k_ - 1] * d_[k_ - 1] * (1.0 + kTieMargin);
+    if (size_ == k_) thr_ = d_[k_ - 1] * d_[k_ - 1] * (1.0 + kTieMargin) + kTieFloor;
     return true;
   }
   void write(KnnResult& out, size_t q) const {
