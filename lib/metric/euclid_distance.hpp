@@ -29,17 +29,6 @@ inline double euclid_squared(const double* x, const double* y, size_t dim) {
   return r2;
 }
 
-/// The same with the dimension known at compile time (fully unrolled, same operation order).
-template <size_t D>
-inline double euclid_squared_fixed(const double* x, const double* y) {
-  double r2 = 0.0;
-  for (size_t k = 0; k < D; ++k) {
-    const double t = x[k] - y[k];
-    r2 += t * t;
-  }
-  return r2;
-}
-
 /// The reported distance from a squared distance.
 inline double euclid_from_squared(double r2) { return std::sqrt(r2); }
 

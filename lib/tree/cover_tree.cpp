@@ -476,7 +476,8 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
   }
   // Euclidean queries are answered by the box tree (tree/euclid_knn.cpp).
   if (query_metric.kind == MetricKind::euclidean)
-    tree.euclid = std::make_shared<const EuclidIndex>(build_euclid_index(query_metric, options.threads));
+    tree.euclid =
+        std::make_shared<const EuclidIndex>(build_euclid_index(query_metric, options.threads));
   return tree;
 }
 

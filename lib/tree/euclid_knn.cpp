@@ -84,7 +84,7 @@ constexpr double kTieMargin = 1e-13;
 // ... and an absolute floor: below ~1e-292 (subnormal squares) the relative margin vanishes in
 // rounding, so every r2 this small gets the exact (distance, id) comparison instead.
 constexpr double kTieFloor = 1e-300;
-constexpr size_t kQueryChunk = 32;  // queries per parallel task
+constexpr size_t kQueryChunk = 32;   // queries per parallel task
 constexpr size_t kMaxFixedDim = 16;  // compile-time dimensions 1..16; larger ones use a loop
 
 // Small d: a box bound costs little next to a leaf scan, so small leaves (more pruning) win;
@@ -140,8 +140,7 @@ void build_node(EuclidIndex& ix, std::vector<double>& pts, std::vector<int64_t>&
     if (hi[a] - lo[a] > hi[axis] - lo[axis]) axis = a;
   const size_t half = m / 2;
   s.keys.resize(m);
-  for (size_t i = 0; i < m; ++i)
-    s.keys[i] = {pts[(b + i) * dim + axis], static_cast<int32_t>(i)};
+  for (size_t i = 0; i < m; ++i) s.keys[i] = {pts[(b + i) * dim + axis], static_cast<int32_t>(i)};
   std::nth_element(s.keys.begin(), s.keys.begin() + static_cast<long>(half), s.keys.end());
   s.tmp.resize(m * dim);
   s.tmp_ids.resize(m);
@@ -320,8 +319,7 @@ class Searcher {
     double r2[kMaxLeaf];
     for (double extra = pr_.slowdown - 1.0; extra > 0.0; extra -= 1.0) {
       const size_t len =
-          extra >= 1.0 ? m
-                       : std::max<size_t>(1, static_cast<size_t>(std::ceil(extra * double(m))));
+          extra >= 1.0 ? m : std::max<size_t>(1, static_cast<size_t>(std::ceil(extra * double(m))));
       leaf_r2(b, len, q, r2);
       s.sink += r2[0];
     }
@@ -443,8 +441,7 @@ class Searcher {
     s.topk.reset(pr_.k);
     for (size_t u = 0; u < ix_.nodes(); ++u) {
       if (ix_.node_right[u] >= 0) continue;
-      scan_leaf(static_cast<size_t>(ix_.node_begin[u]), static_cast<size_t>(ix_.node_end[u]), q,
-                s);
+      scan_leaf(static_cast<size_t>(ix_.node_begin[u]), static_cast<size_t>(ix_.node_end[u]), q, s);
     }
     s.counters.distance_evals += ix_.n;
     ++s.counters.dense_fallbacks;
@@ -466,8 +463,8 @@ void run_queries(const EuclidIndex& ix, std::span<const QueryRow> queries, const
     order[i] = {searcher.first_leaf(queries[i].coords), static_cast<uint32_t>(i)};
   std::sort(order.begin(), order.end());
   const size_t tasks = (queries.size() + kQueryChunk - 1) / kQueryChunk;
-  std::vector<Scratch> scratch(static_cast<size_t>(std::max<size_t>(1, std::min<size_t>(
-                                   static_cast<size_t>(std::max(1, threads)), tasks))));
+  std::vector<Scratch> scratch(static_cast<size_t>(
+      std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(std::max(1, threads)), tasks))));
   for (Scratch& s : scratch) s.stack.reserve(64);
   parallel_for(tasks, threads, [&](size_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];

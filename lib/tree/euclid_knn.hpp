@@ -22,13 +22,13 @@ struct TreeQueryOptions;
 /// Points are stored in leaf order; each leaf's coordinates are one contiguous block in
 /// structure-of-arrays form (all x_0, then all x_1, ...), so a leaf scan is a vector loop.
 struct EuclidIndex {
-  size_t n = 0;                     // points
-  size_t dim = 0;                   // coordinate dimension
-  size_t leaf_size = 0;             // leaves hold at most this many points
-  std::vector<int32_t> node_begin;  // node -> first point (leaf order)
-  std::vector<int32_t> node_end;    // node -> one past its last point
-  std::vector<int32_t> node_right;  // right child (left child = node + 1); -1 for a leaf
-  std::vector<double> node_box;     // node -> lo[dim] then hi[dim]
+  size_t n = 0;                      // points
+  size_t dim = 0;                    // coordinate dimension
+  size_t leaf_size = 0;              // leaves hold at most this many points
+  std::vector<int32_t> node_begin;   // node -> first point (leaf order)
+  std::vector<int32_t> node_end;     // node -> one past its last point
+  std::vector<int32_t> node_right;   // right child (left child = node + 1); -1 for a leaf
+  std::vector<double> node_box;      // node -> lo[dim] then hi[dim]
   std::vector<int64_t> node_min_id;  // smallest dataset id in the node (predecessor pruning)
   // Point p (leaf order) of leaf [b, e), coordinate a: leaf_coords[b * dim + a * (e - b) + p - b].
   std::vector<double> leaf_coords;

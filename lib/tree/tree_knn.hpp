@@ -26,10 +26,12 @@ struct TreeQueryOptions {
   double inject_slowdown = 1.0;
   // EXACT dense fallback: a query whose tree search has evaluated more than this many rows is
   // answered by a blocked scan over all rows instead (several such queries share each loaded
-  // row). 0 = automatic (n / 6); std::numeric_limits<size_t>::max() disables it.
+  // row). 0 = automatic (n / 6; Euclidean trees: never, see euclid_knn.cpp);
+  // std::numeric_limits<size_t>::max() disables it.
   size_t dense_fallback_evals = 0;
   // Pruning slack (a bound must exceed the k-th distance by more than this to prune); < 0 =
-  // automatic: see tree_knn.cpp (1e-4 residual, 1e-9 + relative term Euclidean).
+  // automatic: see tree_knn.cpp (1e-4 residual). Euclidean trees prune exactly without a
+  // slack and ignore it (euclid_knn.cpp).
   double prune_slack = -1.0;
   // Residual trees with pivot lists: answer by the pivot-list search (exact; see tree_knn.cpp)
   // instead of the best-first tree search. Ignored for Euclidean trees and trees without lists.
