@@ -55,7 +55,7 @@
 // working copy of the points that is physically reordered, so every pass reads memory in
 // order; the two halves of the root are built on two threads when threads >= 2 (each half's
 // node range is known in advance from the point count, so the result is identical for any
-// thread count). Leaf size: measured 8 / 12 / 16 / 32 by dimension (see leaf_size_for).
+// thread count). Leaf size: measured 8 to 128 by dimension (see leaf_size_for).
 #include "tree/euclid_knn.hpp"
 
 #include <algorithm>
@@ -78,7 +78,7 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 // Points per leaf at most (a leaf holds between half of it and all of it), by dimension: see
 // leaf_size_for. kMaxLeaf bounds every choice (the scan's stack buffer).
-constexpr size_t kMaxLeaf = 32;
+constexpr size_t kMaxLeaf = 128;
 // sqrt ties: r2 values within this relative margin of the k-th r2 may share its distance.
 constexpr double kTieMargin = 1e-13;
 // ... and an absolute floor: below ~1e-292 (subnormal squares) the relative margin vanishes in
@@ -88,12 +88,17 @@ constexpr size_t kQueryChunk = 32;   // queries per parallel task
 constexpr size_t kMaxFixedDim = 16;  // compile-time dimensions 1..16; larger ones use a loop
 
 // Small d: a box bound costs little next to a leaf scan, so small leaves (more pruning) win;
-// from d ~ 6 the two box bounds per node cost as much as scanning 16 more points.
-// Measured (in-run vs nanoflann): d = 3: leaf 8 ~ 12 > 16 > 32; d = 8: 32 > 16 >> 8. A leaf
+// in higher d a node (two d-dimensional box bounds, branches) costs as much as scanning many
+// more points. Measured (CPU time per query vs nanoflann's, same process): d = 3: leaf 8 ~ 12
+// > 16 > 32; d = 8 (n = 8192, k = 8): 16: 25 us, 32: 18.5-20, 64: 16.3-17.6, 128: 16.3-16.5;
+// d = 16 (n = 65536, k = 10): 32: 795-830 us, 64: 725-834, 128: 696-727. d = 4-5 (16) is
+// interpolated, not measured. A leaf
 // below a split holds >= 6 points for d <= 3 (half of >= 13), so an explicit
 // dense_fallback_evals of 5 sends every query that scans a leaf to the full scan, which
 // tests/tree/test_tree.cpp expects.
-size_t leaf_size_for(size_t dim) { return dim <= 3 ? 12 : dim <= 5 ? 16 : kMaxLeaf; }
+size_t leaf_size_for(size_t dim) {
+  return dim <= 3 ? 12 : dim <= 5 ? 16 : dim <= 10 ? 64 : kMaxLeaf;
+}
 
 size_t subtree_nodes(size_t m, size_t leaf) {
   if (m <= leaf) return 1;
