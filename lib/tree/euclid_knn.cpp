@@ -239,7 +239,9 @@ struct StackEntry {
   double lb2;
 };
 
-struct Scratch {
+// Cache-line aligned: each worker updates its own counters and top-k on every leaf, and two
+// workers' scratch must not share a line (false sharing).
+struct alignas(64) Scratch {
   EuclidTopK topk;
   std::vector<StackEntry> stack;
   std::vector<size_t> fallback;
