@@ -59,6 +59,7 @@
 #include "tree/euclid_knn.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -175,17 +176,15 @@ void build_node(EuclidIndex& ix, std::vector<double>& pts, std::vector<int64_t>&
 // time vs nanoflann): this array 1.08-1.16x; a max-heap 0.93-1.0x (sifting, and a final sort);
 // an unsorted 2k buffer with nth_element 0.86-0.89x (its looser bound scans more leaves);
 // binary search for the slot + block moves 0.99-1.05x against 1.31-1.40x for this linear
-// insertion in the same session (branch mispredictions).
+// insertion in the same session (branch mispredictions). One array of (distance bits, id)
+// slots with integer compares instead of two arrays and double compares: ~5% less time.
 class EuclidTopK {
  public:
   void reset(size_t k) {
     k_ = k;
     size_ = 0;
     thr_ = kInf;
-    if (d_.size() < k) {
-      d_.resize(k);
-      id_.resize(k);
-    }
+    if (slot_.size() < k) slot_.resize(k);
   }
   bool full() const { return size_ == k_; }
   // A point with r2 > thr() cannot enter: r2 <= d_k^2 (1 + ~2^-52) for any point at distance
@@ -194,35 +193,45 @@ class EuclidTopK {
   // Offers a point at distance d (= euclid_from_squared of an r2 <= thr()); true when it
   // entered.
   bool push(double d, int64_t id) {
+    const Slot e{std::bit_cast<uint64_t>(d), id};
     if (size_ == k_) {
-      const double kd = d_[k_ - 1];
-      if (d > kd || (d == kd && id >= id_[k_ - 1])) return false;
+      if (!before(e, slot_[k_ - 1])) return false;
       --size_;
     }
     size_t pos = size_;
-    while (pos > 0 && (d_[pos - 1] > d || (d_[pos - 1] == d && id_[pos - 1] > id))) {
-      d_[pos] = d_[pos - 1];
-      id_[pos] = id_[pos - 1];
+    while (pos > 0 && before(e, slot_[pos - 1])) {
+      slot_[pos] = slot_[pos - 1];
       --pos;
     }
-    d_[pos] = d;
-    id_[pos] = id;
+    slot_[pos] = e;
     ++size_;
-    if (size_ == k_) thr_ = d_[k_ - 1] * d_[k_ - 1] * (1.0 + kTieMargin) + kTieFloor;
+    if (size_ == k_) {
+      const double kd = std::bit_cast<double>(slot_[k_ - 1].key);
+      thr_ = kd * kd * (1.0 + kTieMargin) + kTieFloor;
+    }
     return true;
   }
   void write(KnnResult& out, size_t q) const {
     for (size_t i = 0; i < out.k; ++i) {
-      out.indices[q * out.k + i] = i < size_ ? id_[i] : -1;
-      out.distances[q * out.k + i] = i < size_ ? d_[i] : kInf;
+      out.indices[q * out.k + i] = i < size_ ? slot_[i].id : -1;
+      out.distances[q * out.k + i] = i < size_ ? std::bit_cast<double>(slot_[i].key) : kInf;
     }
   }
 
  private:
+  // Distances are >= +0 (a sum of squares; never NaN, coordinates are finite), and for such
+  // doubles the bit pattern orders like the value: integer compares, one array to shift.
+  struct Slot {
+    uint64_t key;  // bits of the distance
+    int64_t id;
+  };
+  // (distance, id) order, as the brute force ranks.
+  static bool before(const Slot& a, const Slot& b) {
+    return a.key < b.key || (a.key == b.key && a.id < b.id);
+  }
   size_t k_ = 0, size_ = 0;
   double thr_ = kInf;
-  std::vector<double> d_;
-  std::vector<int64_t> id_;
+  std::vector<Slot> slot_;
 };
 
 struct Params {
