@@ -5,6 +5,7 @@
 #include "bench/runner.hpp"
 #include "telemetry/telemetry.hpp"
 #include "tree/cover_tree.hpp"
+#include "tree/euclid_knn.hpp"
 #include "tree/tree_knn.hpp"
 
 namespace ctb {
@@ -33,11 +34,16 @@ TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, 
                                 std::vector<BuildBatchStats>* batches, int64_t* depth,
                                 const CancelToken* cancel) {
   const int64_t rss_before = rss_bytes_now();
+  // Euclidean data: only the box tree its queries use (tree/euclid_knn.hpp).
   BuildOptions options = tree_build_options(build, threads);
   options.cancel = cancel;
-  TreeEnginePtr engine(new TreeEngine{build_cover_tree(data, options), &data});
+  TreeEnginePtr engine(new TreeEngine{data.kind == MetricKind::euclidean
+                                          ? build_euclid_tree(data, options)
+                                          : build_cover_tree(data, options),
+                                      &data});
   const int64_t rss_after = rss_bytes_now();
-  if (depth != nullptr) *depth = engine->tree.depth();
+  if (depth != nullptr)
+    *depth = engine->tree.euclid ? engine->tree.euclid->depth : engine->tree.depth();
   if (batches != nullptr) {
     batches->clear();
     // One telemetry "batch" per build level: the level's candidates go through the same

@@ -20,6 +20,7 @@
 #include "hwy/cache_control.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "metric/euclid_distance.hpp"
 #include "metric/metric.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -47,14 +48,9 @@ constexpr size_t kTileR = 4;
 // One query against several rows: enough independent accumulators to hide MulAdd latency.
 constexpr size_t kRowsOne = 8;
 
-// The same for every entry point (and equal to distance_scalar's r2).
+// The same for every entry point: the one Euclidean r2 (metric/euclid_distance.hpp).
 HWY_INLINE double SquaredDistance(const double* x, const double* y, size_t dim) {
-  double r2 = 0.0;
-  for (size_t k = 0; k < dim; ++k) {
-    const double t = x[k] - y[k];
-    r2 += t * t;
-  }
-  return r2;
+  return euclid_squared(x, y, dim);
 }
 
 // dots[i * ld + j] = q_i . r_j, one accumulator per pair. When `next` is given, the rows of

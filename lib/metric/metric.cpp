@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "metric/euclid_distance.hpp"
 
 namespace ctb {
 
@@ -44,12 +45,7 @@ void check_kernel(const KernelParams& kernel, const char* what) {
 }
 
 double squared_distance(const double* x, const double* y, size_t dim) {
-  double r2 = 0.0;
-  for (size_t k = 0; k < dim; ++k) {
-    const double t = x[k] - y[k];
-    r2 += t * t;
-  }
-  return r2;
+  return euclid_squared(x, y, dim);  // the one Euclidean r2 (metric/euclid_distance.hpp)
 }
 
 double kernel_from_r2(const KernelParams& kernel, double r2) {
@@ -176,7 +172,7 @@ MetricData permute_rows(const MetricData& data, std::span<const int32_t> order) 
 double distance_scalar(const MetricData& data, const QueryRow& q, size_t row) {
   if (q.id >= 0 && q.id == data.ids[row]) return 0.0;
   const double r2 = squared_distance(q.coords, data.coord_row(row), data.dim);
-  if (data.kind == MetricKind::euclidean) return std::sqrt(r2);
+  if (data.kind == MetricKind::euclidean) return euclid_from_squared(r2);
   const double* vr = data.v_row(row);
   double dot = 0.0;
   for (size_t c = 0; c < data.rank; ++c) dot += q.v[c] * vr[c];

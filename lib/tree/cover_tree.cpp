@@ -25,6 +25,7 @@
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "metric/distance_kernels.hpp"
+#include "tree/euclid_knn.hpp"
 
 namespace ctb {
 namespace {
@@ -471,6 +472,10 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
     build_pivot_lists(tree, options.pivots, options.pivot_list, options.threads, options.cancel);
     tree.build_pivots_ms = ms_since(t2);
   }
+  // Euclidean queries are answered by the box tree (tree/euclid_knn.cpp).
+  if (query_metric.kind == MetricKind::euclidean)
+    tree.euclid =
+        std::make_shared<const EuclidIndex>(build_euclid_index(query_metric, options.threads));
   return tree;
 }
 

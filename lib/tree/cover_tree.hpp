@@ -65,7 +65,8 @@ struct PivotLists {
   std::vector<double> outside;
 };
 
-struct CoordIndex;  // tree/coord_index.hpp
+struct CoordIndex;   // tree/coord_index.hpp
+struct EuclidIndex;  // tree/euclid_knn.hpp
 
 struct CoverTree {
   // Per node (index = node id, 0 is the root):
@@ -89,6 +90,10 @@ struct CoverTree {
   // k-d trees over the nodes' coordinates (all nodes, and the pivots): the residual search's
   // Euclidean seeds and nearest pivots. Shared by copies of the tree (immutable).
   std::shared_ptr<const CoordIndex> coord_index;
+
+  // Euclidean data only: the box tree that answers every Euclidean query (tree/euclid_knn.hpp).
+  // Shared and immutable, so a CoverTree stays cheap to copy.
+  std::shared_ptr<const EuclidIndex> euclid;
 
   // Build telemetry: one entry per level that had candidates, top level first.
   std::vector<BuildLevelStats> build_levels;

@@ -43,6 +43,7 @@
 
 #include "core/parallel.hpp"
 #include "metric/distance_kernels.hpp"
+#include "tree/euclid_knn.hpp"
 #include "tree/pivot_search.hpp"
 
 namespace ctb {
@@ -314,6 +315,8 @@ void dense_phase(const MetricData& rows, bool ascending_ids, std::span<const Que
 
 KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
                    const TreeQueryOptions& options, QueryCounters* counters) {
+  // Euclidean trees: the specialised box-tree search (tree/euclid_knn.cpp).
+  if (tree.euclid) return euclid_knn(*tree.euclid, queries, options, counters);
   KnnResult out;
   out.resize(queries.size(), options.k);
   QueryCounters total;

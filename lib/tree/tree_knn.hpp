@@ -29,10 +29,12 @@ struct TreeQueryOptions {
   // EXACT dense fallback: a query whose pivot search keeps more than this many candidates (or
   // whose best-first search has evaluated more than this many rows) is answered by a blocked
   // scan over all rows instead (several such queries share each loaded row). 0 = automatic
-  // (n / 5 pivot search, n / 6 best-first); std::numeric_limits<size_t>::max() disables it.
+  // (n / 5 pivot search, n / 6 best-first; Euclidean trees: never, see euclid_knn.cpp);
+  // std::numeric_limits<size_t>::max() disables it.
   size_t dense_fallback_evals = 0;
   // Pruning slack (a bound must exceed the k-th distance by more than this to prune); < 0 =
-  // automatic: see tree_knn.cpp (1e-4 residual, 1e-9 + relative term Euclidean).
+  // automatic: see tree_knn.cpp (1e-4 residual). Euclidean trees prune exactly without a
+  // slack and ignore it (euclid_knn.cpp).
   double prune_slack = -1.0;
   // The tree's rows in dataset order (ids 0..n-1), optional: predecessor queries' dense scans
   // then read only the rows before their group's largest id (about half the rows), as the

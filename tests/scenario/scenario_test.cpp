@@ -76,7 +76,7 @@ struct TableRow {
   bool predecessor;
 };
 
-// The spec's §3 table, plus the two CI scenarios.
+// The spec's §3 table, plus the two CI scenarios and the two Euclidean scale ones (issue 14).
 const std::map<std::string, TableRow>& spec_table() {
   using K = QuerySpec::Kind;
   constexpr auto R = MetricKind::residual;
@@ -92,6 +92,8 @@ const std::map<std::string, TableRow>& spec_table() {
       {"fixture4096", {R, 4096, 3, 42, K::generated, 256, 43, 50, rbf, 64, false}},
       {"euclid-d3-32k", {E, 32768, 3, 42, K::generated, 1024, 43, 50, rbf, 0, false}},
       {"euclid-d8-8k", {E, 8192, 8, 0, K::generated, 512, 1, 8, rbf, 0, false}},
+      {"euclid-d3-1m", {E, 1048576, 3, 42, K::generated, 10000, 43, 16, rbf, 0, false}},
+      {"euclid-d16-64k", {E, 65536, 16, 42, K::generated, 1024, 43, 10, rbf, 0, false}},
       {"scale-residual-64k", {R, 65536, 3, 42, K::generated, 1024, 43, 50, rbf, 512, false}},
       {"scale-residual-128k", {R, 131072, 3, 42, K::generated, 1024, 43, 50, rbf, 512, false}},
       {"scale-residual-256k", {R, 262144, 3, 42, K::generated, 1024, 43, 50, rbf, 512, false}},
