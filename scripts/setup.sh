@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build git python3
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libhwy-dev libyaml-cpp-dev
   libgtest-dev libeigen3-dev libnanoflann-dev
+  libopenblas-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
   pybind11-dev python3-dev python3-numpy python3-pytest python3-scipy
   libjs-chart.js chromium

@@ -18,6 +18,7 @@ struct AuditArgs {
   std::string json;
   int threads = 0;
   size_t samples = 20000;
+  std::string simd = "best";
   bool quiet = false;
 };
 
@@ -49,10 +50,12 @@ CommandRunner add_audit_command(CLI::App& app) {
                   "Sampled pairs and triples for the metric sanity checks")
       ->check(CLI::Range(size_t{1}, size_t{10000000}))
       ->capture_default_str();
+  add_simd_option(cmd, &args->simd);
   cmd->add_flag("--quiet,-q", args->quiet, "Print no table (the exit code and --json remain)");
 
   return [args, threads] {
     require_writable_output(args->json, "--json");
+    apply_simd_option(args->simd);
     const Scenario scenario = load_scenario(args->scenario);
     audit::AuditOptions options;
     options.reference_dir = args->reference;

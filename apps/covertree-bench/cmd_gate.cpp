@@ -29,6 +29,7 @@ struct GateArgs {
   double inject_slowdown = 1.0;
   bool time_advisory = false;
   std::string json;
+  std::string simd = "best";
   bool quiet = false;
 };
 
@@ -163,11 +164,13 @@ CommandRunner add_gate_command(CLI::App& app) {
   cmd->add_flag("--time-advisory", args->time_advisory,
                 "Report time checks but let only exactness and counters decide the verdict");
   cmd->add_option("--json", args->json, "Write the verdict and every check as JSON here");
+  add_simd_option(cmd, &args->simd);
   cmd->add_flag("--quiet,-q", args->quiet, "No progress lines");
 
   return [args, threads] {
     require_writable_output(args->baseline, "--baseline");
     require_writable_output(args->json, "--json");
+    apply_simd_option(args->simd);
     gate::GateRunOptions run;
     run.repeat = args->repeat;
     run.warmup = args->warmup;

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "data/npy.hpp"
 #include "fmt/format.h"
+#include "metric/distance_kernels.hpp"
 
 namespace ctb::cli {
 namespace {
@@ -19,6 +20,7 @@ struct KnnArgs {
   std::string out_indices;
   std::string out_distances;
   bool all_predecessors = false;
+  std::string simd = "best";
   bool quiet = false;
 };
 
@@ -87,9 +89,11 @@ CommandRunner add_knn_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads,-t", args->job.threads, "Worker threads (default: all cores)")
       ->check(CLI::Range(1, 4096));
+  add_simd_option(cmd, &args->simd);
   cmd->add_flag("--quiet,-q", args->quiet, "Print no summary");
 
   return [args, inducing] {
+    apply_simd_option(args->simd);
     KnnJob& job = args->job;
     require_writable_output(args->out_indices, "--out-indices");
     require_writable_output(args->out_distances, "--out-distances");
@@ -117,11 +121,12 @@ CommandRunner add_knn_command(CLI::App& app) {
       const double total = r.load_seconds + r.backend_seconds + r.build_seconds + r.query_seconds;
       std::fputs(fmt::format("knn: {} points x {} dims, {} queries, k = {}: load {:.3f} s, "
                              "backend {:.3f} s, build {:.3f} s, query {:.3f} s, total {:.3f} s "
-                             "({:.1f} distance evaluations per query)\n",
+                             "({:.1f} distance evaluations per query; SIMD {})\n",
                              r.n, r.dim, r.answer.n_queries, r.answer.k, r.load_seconds,
                              r.backend_seconds, r.build_seconds, r.query_seconds, total,
                              static_cast<double>(r.counters.distance_evals) /
-                                 static_cast<double>(std::max<size_t>(1, r.answer.n_queries)))
+                                 static_cast<double>(std::max<size_t>(1, r.answer.n_queries)),
+                             simd_target_name())
                      .c_str(),
                  stdout);
     }

@@ -9,6 +9,7 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "data/npy.hpp"
+#include "peer/openblas_peer.hpp"
 #include "scenario/scenario.hpp"
 
 namespace ctb::cli {
@@ -46,6 +47,8 @@ struct RunArgs {
   bool compare_brute = false;
   bool compare_nanoflann = false;
   bool telemetry_queries = false;
+  bool compare_openblas = false;
+  std::string simd = "best";
   double inject_slowdown = 1.0;
   bool quiet = false;
 };
@@ -93,6 +96,12 @@ CommandRunner add_run_command(CLI::App& app) {
   cmd->add_flag("--compare-nanoflann", args->compare_nanoflann,
                 "Euclidean scenarios: also time nanoflann's k-d tree (nanoflann_qps, "
                 "speedup_vs_nanoflann)");
+  cmd->add_flag("--compare-openblas", args->compare_openblas,
+                "Residual scenarios: also time an exact brute force whose V.V products are "
+                "OpenBLAS cblas_dgemm calls (blocks of 256 queries x all rows, on OpenBLAS's "
+                "threads), then our finishing code; report openblas_qps, speedup_vs_openblas, "
+                "recall_vs_openblas (spec §2 cross-implementation rule)");
+  add_simd_option(cmd, &args->simd);
   cmd->add_option("--inject-slowdown", args->inject_slowdown,
                   "Make the tree query do about FACTOR times its distance work (gate self-test)")
       ->check(CLI::Range(1.0, 1000.0));
@@ -106,6 +115,7 @@ CommandRunner add_run_command(CLI::App& app) {
     if (args->telemetry_queries && args->telemetry.empty()) {
       throw InputError("--telemetry-queries: needs --telemetry PATH.jsonl to write the rows to");
     }
+    apply_simd_option(args->simd);
     const Scenario scenario = load_scenario(args->scenario);
     RunOptions options;
     options.per_query_telemetry = args->telemetry_queries;
@@ -121,6 +131,18 @@ CommandRunner add_run_command(CLI::App& app) {
     options.compare_brute = args->compare_brute;
     options.compare_nanoflann = args->compare_nanoflann;
     options.inject_slowdown = args->inject_slowdown;
+    if (args->compare_openblas) {
+      if (!openblas_available()) {
+        throw InputError(
+            "--compare-openblas: this binary was built without OpenBLAS (install "
+            "libopenblas-dev and rebuild)");
+      }
+      auto peer = std::make_shared<OpenBlasPeer>();
+      options.openblas_peer =
+          PeerKnn{openblas_description(),
+                  [peer](const MetricData& data, std::span<const QueryRow> queries,
+                         const BruteForceOptions& o) { return peer->knn(data, queries, o); }};
+    }
     const RunResult result = run_scenario(scenario, options);
 
     const std::vector<size_t> shape{result.answer.n_queries, result.answer.k};

@@ -20,6 +20,11 @@ CommandRunner add_diff_command(CLI::App& app);
 CommandRunner add_sweep_command(CLI::App& app);
 CommandRunner add_report_command(CLI::App& app);
 
+/// Registers `--simd TARGET` on `cmd` (default "best").
+void add_simd_option(CLI::App* cmd, std::string* target);
+/// Forces the target named by --simd (InputError, exit 2, for unknown or unrunnable ones).
+void apply_simd_option(const std::string& target);
+
 /// Fails with InputError unless `path` can be created (its directory exists and is writable).
 void require_writable_output(const std::string& path, const std::string& option);
 

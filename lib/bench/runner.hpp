@@ -3,6 +3,7 @@
 // passes, optional in-process brute force and nanoflann comparisons. The harness (timing,
 // repetitions, fingerprint) is kept apart from what it measures (the engines).
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +14,7 @@
 #include "nlohmann/json.hpp"
 #include "scenario/dataset.hpp"
 #include "scenario/scenario.hpp"
+#include "search/brute_force.hpp"
 #include "search/counters.hpp"
 #include "search/knn.hpp"
 #include "telemetry/telemetry.hpp"
@@ -23,6 +25,15 @@ namespace ctb {
 enum class Engine { tree, brute };
 const char* to_string(Engine engine);
 
+/// An exact brute force by another implementation, timed beside ours in the same process
+/// (--compare-openblas). Supplied by the binary that links it (lib/peer), so this library
+/// never depends on OpenBLAS.
+struct PeerKnn {
+  std::string description;  // e.g. "OpenBLAS 0.3.21 ...", for the summary
+  std::function<KnnResult(const MetricData&, std::span<const QueryRow>, const BruteForceOptions&)>
+      knn;
+};
+
 struct RunOptions {
   Engine engine = Engine::tree;                 // --engine
   std::optional<int> threads;                   // --threads (overrides the scenario)
@@ -31,6 +42,7 @@ struct RunOptions {
   std::optional<BuildStrategy> build_strategy;  // --build-strategy
   bool compare_brute = false;                   // --compare-brute
   bool compare_nanoflann = false;               // --compare-nanoflann (Euclidean only)
+  std::optional<PeerKnn> openblas_peer;         // --compare-openblas (residual only)
   double inject_slowdown = 1.0;                 // --inject-slowdown: tree does ~FACTOR x work
   bool progress = true;                         // status line on a terminal
   bool per_query_telemetry = false;             // --telemetry-queries: per-query counts
@@ -75,6 +87,11 @@ struct RunResult {
   // A point of a `sweep`: the sweep's id and the fields this point set (telemetry run row).
   std::string sweep_id;
   nlohmann::json sweep_set;
+  // --compare-openblas
+  std::optional<std::vector<double>> openblas_seconds;
+  std::optional<double> recall_vs_openblas;
+  std::optional<double> openblas_max_distance_error;
+  std::string openblas_description;
 
   double query_seconds_best() const;
   double query_seconds_median() const;
@@ -142,5 +159,13 @@ std::vector<QueryRow> make_query_rows(const MetricData& data, const Dataset& dat
 
 /// Fraction of `got`'s neighbour ids (ignoring -1 padding) found in the same row of `truth`.
 double recall_at_k(const KnnResult& got, const KnnResult& truth);
+
+/// Recall of `theirs` against `ours` under the cross-implementation rule of spec §2: an id of
+/// theirs counts when it is in our row, or when its distance lies within `tol` of our k-th
+/// distance (a boundary tie another summation order may break the other way). 1.0 when the
+/// rule holds for every row. `max_distance_error` (optional) gets the largest rank-wise
+/// |delta| of the sorted distances (padding against padding counts 0).
+double recall_cross_implementation(const KnnResult& theirs, const KnnResult& ours, double tol,
+                                   double* max_distance_error = nullptr);
 
 }  // namespace ctb

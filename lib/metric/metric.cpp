@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <cmath>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "core/error.hpp"
 #include "metric/euclid_distance.hpp"
 
@@ -62,6 +66,16 @@ std::vector<int64_t> identity_ids(size_t n) {
 }
 
 }  // namespace
+
+void advise_huge_pages(void* p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  // Advice only: a kernel without transparent huge pages refuses and nothing changes.
+  (void)::madvise(p, bytes, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
 
 const char* to_string(MetricKind kind) {
   switch (kind) {

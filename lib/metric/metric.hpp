@@ -36,18 +36,39 @@ struct ResidualParams {
   const CancelToken* cancel = nullptr;  // set by another thread: build_residual throws Cancelled
 };
 
+/// Asks the kernel to back [p, p + bytes) with transparent huge pages (Linux madvise; a no-op
+/// elsewhere or when refused).
+void advise_huge_pages(void* p, size_t bytes);
+
 /// Allocator giving 64-byte (cache-line) aligned storage: an unaligned V row makes every
-/// AVX-512 load straddle two cache lines (measured ~15% on the brute-force kernel).
+/// AVX-512 load straddle two cache lines (measured ~15% on the brute-force kernel). Blocks of
+/// 4 MiB and more are 2 MiB aligned and advised onto huge pages: a V row is a 4 KiB page at
+/// m = 512, so with small pages every row the kernels touch is a TLB miss.
 template <class T>
 struct CacheAlignedAllocator {
   using value_type = T;
+  static constexpr size_t kHugeBytes = size_t{4} << 20;
+  static constexpr size_t kHugeAlign = size_t{2} << 20;
   CacheAlignedAllocator() = default;
   template <class U>
   CacheAlignedAllocator(const CacheAlignedAllocator<U>&) {}  // NOLINT: rebinding
   T* allocate(size_t n) {
-    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64}));
+    const size_t bytes = n * sizeof(T);
+    if (bytes >= kHugeBytes) {
+      const size_t rounded = (bytes + kHugeAlign - 1) / kHugeAlign * kHugeAlign;
+      void* p = ::operator new (rounded, std::align_val_t{kHugeAlign});
+      advise_huge_pages(p, rounded);
+      return static_cast<T*>(p);
+    }
+    return static_cast<T*>(::operator new (bytes, std::align_val_t{64}));
   }
-  void deallocate(T* p, size_t) { ::operator delete (p, std::align_val_t{64}); }
+  void deallocate(T* p, size_t n) {
+    if (n * sizeof(T) >= kHugeBytes) {
+      ::operator delete (p, std::align_val_t{kHugeAlign});
+    } else {
+      ::operator delete (p, std::align_val_t{64});
+    }
+  }
   template <class U>
   bool operator==(const CacheAlignedAllocator<U>&) const {
     return true;

@@ -14,18 +14,31 @@ namespace ctb {
 namespace {
 
 // Queries per task: each pass over the rows serves this many queries, so V (128 MiB at gold
-// size) streams from memory once per block rather than once per query.
-constexpr size_t kMaxQueryBlock = 64;
-// Rows per distances_block call: the distance buffer (block x rows) stays small next to the
-// V rows in L2.
-constexpr size_t kRowBlock = 128;
+// size) streams from memory once per block rather than once per query. The kernel packs a
+// block's queries once and walks the rows in chunks that stay in L2 while every query tile
+// passes over them.
+constexpr size_t kMaxQueryBlock = 192;
+// The block kernels' register tiles hold 6 queries (AVX2, AVX-512; 4 on the portable
+// fallback): blocks of a multiple of 6 keep them full.
+constexpr size_t kQueryMultiple = 6;
 
-size_t query_block_size(size_t n_queries, int threads) {
-  // Enough blocks that every worker gets several (dynamic scheduling evens out the tail);
-  // a multiple of 4 keeps the kernels' register tiles full.
-  const size_t want_blocks = static_cast<size_t>(std::max(1, threads)) * 4;
-  const size_t per_block = (n_queries + want_blocks - 1) / want_blocks;
-  return std::clamp<size_t>((per_block + 3) / 4 * 4, 4, kMaxQueryBlock);
+// Block boundaries: n_blocks blocks (a multiple of the thread count, so every worker gets
+// the same number), each a whole number of 6-query tiles, as equal as possible; returns the
+// first query of every block and n_queries at the end.
+std::vector<size_t> query_blocks(size_t n_queries, int threads) {
+  const size_t workers = static_cast<size_t>(std::max(1, threads));
+  const size_t tiles = (n_queries + kQueryMultiple - 1) / kQueryMultiple;
+  // Several blocks per worker (dynamic scheduling absorbs a slow core), none above the cap.
+  size_t n_blocks = workers * 4;
+  const size_t max_tiles = kMaxQueryBlock / kQueryMultiple;
+  while ((tiles + n_blocks - 1) / n_blocks > max_tiles) n_blocks += workers;
+  n_blocks = std::max<size_t>(1, std::min(n_blocks, tiles));
+  std::vector<size_t> starts;
+  for (size_t b = 0; b < n_blocks; ++b) {
+    starts.push_back(std::min(n_queries, (tiles * b / n_blocks) * kQueryMultiple));
+  }
+  starts.push_back(n_queries);
+  return starts;
 }
 
 }  // namespace
@@ -39,26 +52,20 @@ KnnResult brute_force_knn(const MetricData& data, std::span<const QueryRow> quer
 
   const bool ascending_ids = std::is_sorted(data.ids.begin(), data.ids.end()) &&
                              std::adjacent_find(data.ids.begin(), data.ids.end()) == data.ids.end();
-  const size_t block = query_block_size(queries.size(), options.threads);
-  const size_t n_blocks = (queries.size() + block - 1) / block;
+  const std::vector<size_t> starts = query_blocks(queries.size(), options.threads);
+  const size_t n_blocks = starts.size() - 1;
+  size_t block = 0;
+  for (size_t b = 0; b < n_blocks; ++b) block = std::max(block, starts[b + 1] - starts[b]);
   const int workers = std::max(1, std::min<int>(options.threads, static_cast<int>(n_blocks)));
 
-  struct Scratch {
-    std::vector<double> dist;
-    std::vector<TopK> top;
-  };
-  std::vector<Scratch> scratch(static_cast<size_t>(workers));
-  for (Scratch& s : scratch) {
-    s.dist.resize(block * kRowBlock);
-    s.top.resize(block);
-  }
+  std::vector<std::vector<TopK>> tops(static_cast<size_t>(workers), std::vector<TopK>(block));
 
   parallel_for(n_blocks, workers, options.cancel, [&](size_t task, int worker) {
-    Scratch& s = scratch[static_cast<size_t>(worker)];
-    const size_t q0 = task * block;
-    const size_t nq = std::min(block, queries.size() - q0);
+    std::vector<TopK>& top = tops[static_cast<size_t>(worker)];
+    const size_t q0 = starts[task];
+    const size_t nq = starts[task + 1] - q0;
     const std::span<const QueryRow> qs = queries.subspan(q0, nq);
-    for (size_t i = 0; i < nq; ++i) s.top[i].reset(options.k);
+    for (size_t i = 0; i < nq; ++i) top[i].reset(options.k);
 
     // In predecessor mode with rows in dataset order, rows at or past the largest query id
     // can never qualify, so the scan stops there.
@@ -70,24 +77,27 @@ KnnResult brute_force_knn(const MetricData& data, std::span<const QueryRow> quer
                                     data.ids.begin());
     }
 
-    for (size_t r0 = 0; r0 < row_end; r0 += kRowBlock) {
-      // A block of queries against every row can take seconds at large n: check here too.
-      if ((r0 / kRowBlock) % 64 == 0) throw_if_cancelled(options.cancel);
-      const size_t r1 = std::min(row_end, r0 + kRowBlock);
-      const size_t width = r1 - r0;
-      distances_block(data, qs, r0, r1, s.dist.data());
-      for (size_t i = 0; i < nq; ++i) {
-        TopK& top = s.top[i];
-        const double* d = s.dist.data() + i * width;
-        const int64_t qid = qs[i].id;
-        for (size_t j = 0; j < width; ++j) {
-          const int64_t id = data.ids[r0 + j];
-          if (options.predecessor && id >= qid) continue;
-          if (d[j] <= top.kth()) top.push(d[j], id);
-        }
-      }
-    }
-    for (size_t i = 0; i < nq; ++i) s.top[i].write(result, q0 + i);
+    // Each chunk of distances is offered to the top-k lists while it is still in cache.
+    size_t chunks = 0;
+    distances_block_scan(data, qs, 0, row_end,
+                         [&](size_t r0, size_t r1, const double* dist, size_t ld) {
+                           // A block against every row can take seconds at large n.
+                           if (++chunks % 256 == 0) throw_if_cancelled(options.cancel);
+                           const int64_t* ids = data.ids.data();
+                           for (size_t i = 0; i < nq; ++i) {
+                             TopK& t = top[i];
+                             const double* d = dist + i * ld;
+                             const int64_t qid = qs[i].id;
+                             double kth = t.kth();
+                             for (size_t j = 0; j < r1 - r0; ++j) {
+                               if (d[j] > kth) continue;  // the common case, decided cheaply
+                               if (options.predecessor && ids[r0 + j] >= qid) continue;
+                               t.push(d[j], ids[r0 + j]);
+                               kth = t.kth();
+                             }
+                           }
+                         });
+    for (size_t i = 0; i < nq; ++i) top[i].write(result, q0 + i);
   });
   return result;
 }

@@ -210,6 +210,28 @@ std::vector<Case> cases() {
                },
                {"Cholesky"}});
 
+  // Kernel selection and the OpenBLAS peer.
+  c.push_back(
+      {"compare_openblas_on_euclidean",
+       [](const TempDir&) {
+         return std::vector<std::string>{"run", "--scenario", "tiny-euclid", "--compare-openblas"};
+       },
+       {"--compare-openblas", "residual", "tiny-euclid"}});
+  c.push_back(
+      {"simd_unknown_target",
+       [](const TempDir&) {
+         return std::vector<std::string>{"run", "--scenario", "tiny-residual", "--simd", "avx9000"};
+       },
+       {"--simd avx9000", "unknown target", "best"}});
+  c.push_back({"simd_unknown_target_knn",
+               [](const TempDir& d) {
+                 return std::vector<std::string>{
+                     "knn",  "--points",      (d.path() / "absent.npy").string(), "--k",
+                     "3",    "--out-indices", (d.path() / "i.npy").string(),      "--simd",
+                     "neon9"};
+               },
+               {"--simd neon9", "unknown target"}});
+
   // Files and output paths.
   c.push_back(
       {"missing_scenario_file",

@@ -9,6 +9,8 @@
 #include <random>
 #include <string>
 
+#include "common/simd_targets.hpp"
+#include "core/error.hpp"
 #include "metric/test_data.hpp"
 
 namespace ctb {
@@ -25,13 +27,7 @@ double scalar_tolerance(const MetricData& data, const QueryRow& q, size_t row) {
 
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof(double)) == 0; }
 
-// Restores normal dispatch even when an assertion returns early.
-struct ForcedTarget {
-  explicit ForcedTarget(int64_t target) { force_simd_target(target); }
-  ~ForcedTarget() { reset_simd_target(); }
-  ForcedTarget(const ForcedTarget&) = delete;
-  ForcedTarget& operator=(const ForcedTarget&) = delete;
-};
+using ForcedTarget = test_support::ForcedSimdTarget;
 
 struct Case {
   MetricKind kind;
@@ -175,6 +171,172 @@ TEST(DistanceKernelsDispatch, EmptyBatchesAreFine) {
   distances_to_rows(data, q, {}, &sentinel);
   distances_block(data, {}, 0, data.n, &sentinel);
   EXPECT_EQ(sentinel, 7.0);
+}
+
+// Residual data from a random V of any rank (so m can exceed the kernel's cache block along m),
+// |V_i|^2 about half the variance.
+MetricData random_vp(size_t n, size_t rank, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  std::vector<double> coords = testing::random_coords(n, 3, seed + 1);
+  std::vector<double> v(n * rank);
+  const double scale = std::sqrt(1.5 / static_cast<double>(rank));
+  for (double& x : v) x = unit(gen) * scale;
+  std::vector<double> p(n);
+  for (size_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (size_t k = 0; k < rank; ++k) s += v[i * rank + k] * v[i * rank + k];
+    p[i] = std::max(1.0 - s, 1e-3);
+  }
+  KernelParams kernel;
+  kernel.lengthscale = 0.4;
+  return residual_from_vp(coords, 3, v, rank, p, kernel);
+}
+
+// Every block entry point against the one-query kernel, bit for bit, over query counts that
+// hit every register-tile tail, row counts on both sides of a chunk and of the packing
+// threshold, ranks below and above the cache block along m, and row offsets.
+TEST(BlockKernels, EveryEntryPointIsBitIdenticalToTheOneQueryKernel) {
+  for (const size_t rank : {5, 37, 1100}) {
+    SCOPED_TRACE("rank " + std::to_string(rank));
+    const size_t n = 300;
+    const MetricData data = random_vp(n, rank, rank);
+    std::vector<QueryRow> all;
+    for (size_t i = 0; i < 40; ++i) all.push_back(query_row(data, (i * 53 + 7) % n));
+    all[3].id = -1;  // a point outside the data: no zero distance
+    test_support::for_each_simd_target([&](const std::string&) {
+      for (const size_t nq : {1, 2, 3, 5, 6, 7, 11, 13, 40}) {
+        const std::span<const QueryRow> qs(all.data(), nq);
+        for (const auto& [begin, end] :
+             {std::pair<size_t, size_t>{0, 1}, {9, 14}, {0, 64}, {1, 66}, {100, 250}, {0, 300}}) {
+          const size_t w = end - begin;
+          std::vector<double> ref(nq * w);
+          for (size_t i = 0; i < nq; ++i) distances_to_range(data, qs[i], begin, end, &ref[i * w]);
+          std::vector<double> block(nq * w, -1.0);
+          distances_block(data, qs, begin, end, block.data());
+          std::vector<double> dots(nq * w, -1.0);
+          dots_block(data, qs, begin, end, dots.data());
+          std::vector<double> scan(nq * w, -1.0);
+          size_t next = begin;
+          distances_block_scan(data, qs, begin, end,
+                               [&](size_t b, size_t e, const double* d, size_t ld) {
+                                 EXPECT_EQ(b, next);  // chunks in order, covering the range
+                                 EXPECT_GT(e, b);
+                                 next = e;
+                                 for (size_t i = 0; i < nq; ++i) {
+                                   for (size_t j = b; j < e; ++j) {
+                                     scan[i * w + j - begin] = d[i * ld + j - b];
+                                   }
+                                 }
+                               });
+          EXPECT_EQ(next, end);
+          std::vector<int32_t> rows;
+          for (size_t j = end; j-- > begin;) rows.push_back(static_cast<int32_t>(j));  // reversed
+          std::vector<double> gathered(nq * w, -1.0);
+          distances_block_rows(data, qs, rows, gathered.data());
+          for (size_t i = 0; i < nq; ++i) {
+            std::vector<double> finished(w);
+            distances_from_dots(data, qs[i], begin, end, &dots[i * w], finished.data());
+            for (size_t j = 0; j < w; ++j) {
+              const double r = ref[i * w + j];
+              ASSERT_TRUE(same_bits(block[i * w + j], r)) << "block q" << i << " row " << begin + j;
+              ASSERT_TRUE(same_bits(scan[i * w + j], r)) << "scan q" << i << " row " << begin + j;
+              ASSERT_TRUE(same_bits(gathered[i * w + (w - 1 - j)], r)) << "rows q" << i;
+              // The block's dots finished separately give the block's distances.
+              ASSERT_TRUE(same_bits(finished[j], r)) << "dots q" << i << " row " << begin + j;
+              const double scalar = distance_scalar(data, qs[i], begin + j);
+              ASSERT_NEAR(r * r, scalar * scalar, scalar_tolerance(data, qs[i], begin + j));
+            }
+          }
+        }
+      }
+    });
+  }
+}
+
+TEST(BlockKernels, GatheredRowsMayRepeatAndEuclideanIsExact) {
+  const MetricData data = make_euclidean(testing::random_coords(150, 4, 9), 4);
+  std::vector<QueryRow> qs;
+  for (size_t i = 0; i < 9; ++i) qs.push_back(query_row(data, i * 16));
+  std::vector<int32_t> rows;
+  for (size_t j = 0; j < 130; ++j) rows.push_back(static_cast<int32_t>((j * 7) % 40));
+  test_support::for_each_simd_target([&](const std::string&) {
+    std::vector<double> out(qs.size() * rows.size());
+    distances_block_rows(data, qs, rows, out.data());
+    std::vector<double> scanned(qs.size() * data.n);
+    distances_block_scan(data, qs, 0, data.n, [&](size_t b, size_t e, const double* d, size_t ld) {
+      for (size_t i = 0; i < qs.size(); ++i) {
+        for (size_t j = b; j < e; ++j) scanned[i * data.n + j] = d[i * ld + j - b];
+      }
+    });
+    for (size_t i = 0; i < qs.size(); ++i) {
+      for (size_t j = 0; j < rows.size(); ++j) {
+        const size_t row = static_cast<size_t>(rows[j]);
+        ASSERT_TRUE(same_bits(out[i * rows.size() + j], distance_scalar(data, qs[i], row)));
+      }
+      for (size_t j = 0; j < data.n; ++j) {
+        ASSERT_TRUE(same_bits(scanned[i * data.n + j], distance_scalar(data, qs[i], j)));
+      }
+    }
+  });
+}
+
+TEST(BlockKernels, ResidualOnlyEntryPointsRefuseEuclideanData) {
+  const MetricData data = make_euclidean(testing::random_coords(10, 2, 1), 2);
+  const QueryRow q = query_row(data, 0);
+  double dots[10];
+  double out[10];
+  EXPECT_THROW(distances_from_dots(data, q, 0, 10, dots, out), InputError);
+  EXPECT_THROW(dots_block(data, std::span(&q, 1), 0, 10, out), InputError);
+  EXPECT_THROW(distances_block_scan(data, std::span(&q, 1), 0, 11,
+                                    [](size_t, size_t, const double*, size_t) {}),
+               InputError);
+}
+
+TEST(SimdSelection, NamesForceTargetsAndUnknownOrUnrunnableOnesAreRefused) {
+  const std::string best = simd_target_name();
+  const std::vector<std::string> choices = simd_target_choices();
+  ASSERT_FALSE(choices.empty());
+  EXPECT_EQ(choices.front(), "best");
+  EXPECT_NE(std::find(choices.begin(), choices.end(), "scalar"), choices.end());
+  for (const std::string& c : choices) {
+    select_simd_target(c);
+    if (c == "best") {
+      EXPECT_EQ(simd_target_name(), best);
+    } else if (c == "scalar") {
+      EXPECT_TRUE(simd_target_name() == "EMU128" || simd_target_name() == "SCALAR");
+    } else {
+      std::string lower = simd_target_name();
+      for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      EXPECT_EQ(lower, c);
+    }
+  }
+  select_simd_target("AVX2" == best ? "Avx2" : "best");  // any case
+  EXPECT_EQ(simd_target_name(), best);
+  EXPECT_THROW(select_simd_target("avx9000"), InputError);
+  for (const std::string& t : test_support::unrunnable_simd_targets()) {
+    std::string lower = t;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    try {
+      select_simd_target(lower);
+      ADD_FAILURE() << lower << " accepted on a CPU that cannot run it";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("cannot run"), std::string::npos) << e.what();
+    }
+  }
+  select_simd_target("best");
+  EXPECT_EQ(simd_target_name(), best);
+}
+
+// Compiled targets this CPU cannot run are built (so they must compile) but not exercised here:
+// reported as a skip rather than passing silently.
+TEST(SimdSelection, TargetsThisCpuCannotRun) {
+  const std::vector<std::string> missing = test_support::unrunnable_simd_targets();
+  if (!missing.empty()) {
+    std::string names;
+    for (const std::string& t : missing) names += " " + t;
+    GTEST_SKIP() << "compiled but not runnable on this CPU (not tested here):" << names;
+  }
 }
 
 }  // namespace

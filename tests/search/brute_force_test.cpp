@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/simd_targets.hpp"
 #include "core/error.hpp"
 #include "metric/distance_kernels.hpp"
 #include "metric/test_data.hpp"
@@ -173,6 +174,36 @@ TEST_P(BruteForce, ResultDoesNotDependOnThreadsOrRowOrder) {
       EXPECT_EQ(from_permuted.distances, base.distances);
     }
   }
+}
+
+// Brute force against the scalar reference under every SIMD target this CPU runs (the block
+// kernel's register tiles, packing and chunking differ per target): enough queries and rows
+// for several query blocks, full and partial tiles, packed panels and several row chunks.
+TEST_P(BruteForce, MatchesNaiveOnEverySimdTarget) {
+  const MetricData data = make(420, 17);
+  std::vector<QueryRow> queries;
+  for (size_t i = 0; i < 101; ++i) queries.push_back(query_row(data, (i * 13 + 2) % data.n));
+  QueryRow outside = query_row(data, 5);
+  outside.id = -1;
+  queries.push_back(outside);
+  std::vector<KnnResult> want;
+  for (bool predecessor : {false, true}) {
+    for (size_t k : {1, 10, 37}) want.push_back(naive_knn(data, queries, k, predecessor));
+  }
+  const size_t targets = test_support::for_each_simd_target([&](const std::string& target) {
+    size_t c = 0;
+    for (bool predecessor : {false, true}) {
+      for (size_t k : {1, 10, 37}) {
+        SCOPED_TRACE(::testing::Message() << target << " k=" << k << " pred=" << predecessor);
+        BruteForceOptions options;
+        options.k = k;
+        options.predecessor = predecessor;
+        options.threads = 2;
+        expect_matches_naive(brute_force_knn(data, queries, options), want[c++]);
+      }
+    }
+  });
+  EXPECT_GE(targets, 2u) << "expected at least the best target and the portable fallback";
 }
 
 INSTANTIATE_TEST_SUITE_P(Metrics, BruteForce,

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/simd_targets.hpp"
 #include "metric/distance_kernels.hpp"
 #include "metric/metric.hpp"
 #include "search/brute_force.hpp"
@@ -112,7 +113,9 @@ std::string describe(const Case& c, uint64_t seed) {
 // The core property: for random data of every flavour, the tree is valid and answers exactly
 // like brute force, for several k (including k > n), predecessor on and off, with the dense
 // fallback forced, automatic and disabled; and results and counters do not depend on threads.
-TEST(TreeKnn, MatchesBruteForceOnRandomData) {
+// Run under every SIMD target this CPU can run: tree and brute force share the kernel of the
+// moment, so each target's kernel must give both the same answers.
+static void tree_matches_brute_force_on_random_data() {
   const size_t sizes[] = {1, 2, 3, 7, 33, 150, 600};
   const size_t ks[] = {1, 4, 17, 64};
   uint64_t seed = 0;
@@ -188,7 +191,7 @@ TEST(TreeKnn, MatchesBruteForceOnRandomData) {
               if (dense == std::numeric_limits<size_t>::max()) {
                 ASSERT_EQ(c1.dense_fallbacks, 0u);
               }
-              if (HasFatalFailure()) return;
+              if (::testing::Test::HasFatalFailure()) return;
               ++cases;
             }
           }
@@ -198,26 +201,10 @@ TEST(TreeKnn, MatchesBruteForceOnRandomData) {
   EXPECT_GT(residual_dense5, 0u);
 }
 
-// Both SIMD kernels the dispatcher offers (e.g. AVX-512 and the portable fallback) must give
-// the tree and brute force the same answers, since both paths share the kernel of the moment.
-TEST(TreeKnn, MatchesBruteForceOnEverySimdTarget) {
-  for (int64_t target : available_simd_targets()) {
-    force_simd_target(target);
-    for (bool residual : {false, true}) {
-      const MetricData data = make_data(residual, 300, 3, 5 + residual, Shape::normal);
-      BuildOptions bo;
-      const CoverTree tree = build_cover_tree(data, bo);
-      EXPECT_TRUE(check_tree_invariants(tree).empty()) << simd_target_name();
-      const auto queries = tree_point_queries(data, 60);
-      TreeQueryOptions to;
-      to.k = 10;
-      BruteForceOptions bf;
-      bf.k = 10;
-      expect_same_answer(tree_knn(tree, queries, to), brute_force_knn(data, queries, bf),
-                         simd_target_name());
-    }
-  }
-  reset_simd_target();
+TEST(TreeKnn, MatchesBruteForceOnRandomDataOnEverySimdTarget) {
+  EXPECT_GE(test_support::for_each_simd_target(
+                [](const std::string&) { tree_matches_brute_force_on_random_data(); }),
+            1u);
 }
 
 TEST(TreeBuild, DeterministicForThreadsAndBatchSize) {
@@ -531,7 +518,7 @@ TEST(PivotLists, HoldTheNearestRowsOfEachPivot) {
 // decides, and the dense phase or the tree search finishes some queries), on many small
 // residual datasets: exact against brute force, with results and counters independent of
 // threads; and the same answers as the best-first tree search.
-TEST(PivotLists, SearchMatchesBruteForce) {
+static void pivot_search_matches_brute_force() {
   const size_t sizes[] = {1, 2, 5, 40, 150, 300};
   uint64_t seed = 500;
   int cases = 0;
@@ -590,7 +577,7 @@ TEST(PivotLists, SearchMatchesBruteForce) {
                 }
                 fallbacks += c1.dense_fallbacks;
                 if (pred && n >= 150 && !to.dataset_rows) direct_pred += c1.dense_evals > 0;
-                if (HasFatalFailure()) return;
+                if (::testing::Test::HasFatalFailure()) return;
                 ++cases;
               }
             }
@@ -599,6 +586,13 @@ TEST(PivotLists, SearchMatchesBruteForce) {
   EXPECT_GT(cases, 1000);
   EXPECT_GT(fallbacks, 0u);    // the dense phase took part
   EXPECT_GT(direct_pred, 0u);  // so did the direct predecessor scan
+}
+
+// The pivot search's property test, under every SIMD target this CPU can run.
+TEST(PivotLists, SearchMatchesBruteForceOnEverySimdTarget) {
+  EXPECT_GE(test_support::for_each_simd_target(
+                [](const std::string&) { pivot_search_matches_brute_force(); }),
+            1u);
 }
 
 // With the default lists (every row, at this size), the pivot search needs no fallback and
