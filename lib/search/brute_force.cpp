@@ -11,8 +11,6 @@
 
 namespace ctb {
 
-namespace {
-
 // Queries per task: each pass over the rows serves this many queries, so V (128 MiB at gold
 // size) streams from memory once per block rather than once per query. The kernel packs a
 // block's queries once and walks the rows in chunks that stay in L2 while every query tile
@@ -22,15 +20,13 @@ constexpr size_t kMaxQueryBlock = 192;
 // fallback): blocks of a multiple of 6 keep them full.
 constexpr size_t kQueryMultiple = 6;
 
-// Block boundaries: n_blocks blocks (a multiple of the thread count, so every worker gets
-// the same number), each a whole number of 6-query tiles, as equal as possible; returns the
-// first query of every block and n_queries at the end.
-std::vector<size_t> query_blocks(size_t n_queries, int threads) {
+std::vector<size_t> balanced_query_blocks(size_t n_queries, int threads, size_t max_block) {
   const size_t workers = static_cast<size_t>(std::max(1, threads));
   const size_t tiles = (n_queries + kQueryMultiple - 1) / kQueryMultiple;
   // Several blocks per worker (dynamic scheduling absorbs a slow core), none above the cap.
   size_t n_blocks = workers * 4;
-  const size_t max_tiles = kMaxQueryBlock / kQueryMultiple;
+  const size_t max_tiles =
+      std::max<size_t>(1, std::min(max_block, kMaxQueryBlock) / kQueryMultiple);
   while ((tiles + n_blocks - 1) / n_blocks > max_tiles) n_blocks += workers;
   n_blocks = std::max<size_t>(1, std::min(n_blocks, tiles));
   std::vector<size_t> starts;
@@ -41,8 +37,6 @@ std::vector<size_t> query_blocks(size_t n_queries, int threads) {
   return starts;
 }
 
-}  // namespace
-
 KnnResult brute_force_knn(const MetricData& data, std::span<const QueryRow> queries,
                           const BruteForceOptions& options) {
   if (options.k == 0) throw InputError("brute force: k must be at least 1");
@@ -52,7 +46,7 @@ KnnResult brute_force_knn(const MetricData& data, std::span<const QueryRow> quer
 
   const bool ascending_ids = std::is_sorted(data.ids.begin(), data.ids.end()) &&
                              std::adjacent_find(data.ids.begin(), data.ids.end()) == data.ids.end();
-  const std::vector<size_t> starts = query_blocks(queries.size(), options.threads);
+  const std::vector<size_t> starts = balanced_query_blocks(queries.size(), options.threads);
   const size_t n_blocks = starts.size() - 1;
   size_t block = 0;
   for (size_t b = 0; b < n_blocks; ++b) block = std::max(block, starts[b + 1] - starts[b]);

@@ -42,11 +42,12 @@ class TopK {
   double kth() const {
     return size_ == k_ ? dist_[k_ - 1] : std::numeric_limits<double>::infinity();
   }
-  /// Offers a candidate; keeps it when it is among the k smallest by (distance, id).
-  void push(double d, int64_t id) {
+  /// Offers a candidate; keeps it when it is among the k smallest by (distance, id), and says
+  /// whether it did (the searches count such "yields").
+  bool push(double d, int64_t id) {
     if (size_ == k_) {
       const double kd = dist_[k_ - 1];
-      if (d > kd || (d == kd && id >= id_[k_ - 1])) return;
+      if (d > kd || (d == kd && id >= id_[k_ - 1])) return false;
       --size_;
     }
     size_t pos = size_;
@@ -58,6 +59,7 @@ class TopK {
     dist_[pos] = d;
     id_[pos] = id;
     ++size_;
+    return true;
   }
   double distance(size_t i) const { return dist_[i]; }
   int64_t id(size_t i) const { return id_[i]; }

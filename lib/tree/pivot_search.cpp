@@ -44,16 +44,6 @@ constexpr size_t kTile = 32;          // survivors per distances_to_rows call
 constexpr size_t kMaxSeedGrowth = 4;  // seeds grow to at most this many times seed_rows
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-/// Offers (d, key) to the top-k; true when it entered.
-bool offer(TopK& topk, double d, int64_t key) {
-  if (topk.full()) {
-    const double kd = topk.kth();
-    if (d > kd || (d == kd && key >= topk.id(topk.size() - 1))) return false;
-  }
-  topk.push(d, key);
-  return true;
-}
-
 }  // namespace
 
 void PivotSearchScratch::prepare(size_t n) {
@@ -116,7 +106,7 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
       s.eval_mark[node] = stamp;
       s.hit_lb[node] = s.tile_d[i];  // pivots read their d(q, p) back before step 3 reuses it
       if (admissible(node)) {
-        if (offer(topk, s.tile_d[i], key(node))) {
+        if (topk.push(s.tile_d[i], key(node))) {
           ++ct.yields;
           yielded = true;
         }
@@ -133,15 +123,17 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
 
   // 1. Seeds: the Euclidean-nearest rows from position `from` to `want` of the k-d tree's
   // answer (a later stage skips what an earlier one saw), not yet evaluated.
-  const auto evaluate_seeds = [&](size_t from, size_t want) {
-    want = std::min(want, rows.n);
-    if (s.knn_idx.size() < want) {
+  // The `want` Euclidean-nearest entries of a k-d tree into s.knn_idx (s.tile can take them).
+  const auto nearest = [&](const CoordKdTree& kd_tree, size_t want) {
+    if (s.knn_idx.size() < want) {  // grows to the largest stage once, then never again
       s.knn_idx.resize(want);
       s.knn_d2.resize(want);
     }
     if (s.tile.size() < want) s.tile.resize(want);
-    const size_t got =
-        nearest_by_coords(index.all_nodes(), q.coords, want, s.knn_idx.data(), s.knn_d2.data());
+    return nearest_by_coords(kd_tree, q.coords, want, s.knn_idx.data(), s.knn_d2.data());
+  };
+  const auto evaluate_seeds = [&](size_t from, size_t want) {
+    const size_t got = nearest(index.all_nodes(), std::min(want, rows.n));
     size_t count = 0;
     for (size_t i = from; i < got; ++i) {
       const size_t node = s.knn_idx[i];
@@ -172,14 +164,7 @@ PivotSearchResult pivot_search(const CoverTree& tree, const QueryRow& q,
   const size_t M = lists.list_size;
   s.pivots.clear();
   {
-    const size_t want = std::min(pr.pivot_candidates, lists.count);
-    if (s.knn_idx.size() < want) {
-      s.knn_idx.resize(want);
-      s.knn_d2.resize(want);
-    }
-    if (s.tile.size() < want) s.tile.resize(want);
-    const size_t got =
-        nearest_by_coords(index.pivots(), q.coords, want, s.knn_idx.data(), s.knn_d2.data());
+    const size_t got = nearest(index.pivots(), std::min(pr.pivot_candidates, lists.count));
     size_t count = 0;
     for (size_t i = 0; i < got; ++i) {
       const size_t index = s.knn_idx[i];

@@ -43,24 +43,20 @@
 
 #include "core/parallel.hpp"
 #include "metric/distance_kernels.hpp"
+#include "search/brute_force.hpp"
 #include "tree/euclid_knn.hpp"
 #include "tree/pivot_search.hpp"
 
 namespace ctb {
 namespace {
 
-constexpr size_t kQueryChunk = 16;    // queries per parallel task
-constexpr size_t kDenseQueries = 32;  // fallback queries sharing each row block
-constexpr size_t kDenseRows = 128;    // rows per block in the dense phase
+constexpr size_t kQueryChunk = 16;  // queries per parallel task
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr size_t kListTile = 32;       // list entries per distances_to_rows call
 constexpr size_t kPredDirectDiv = 16;  // predecessor queries with id <= n / this: direct scan
 // A failed pivot search costs the dense phase ~n block-kernel distances (~20 ns each); a direct
 // scan of q.id predecessors costs ~q.id random-row distances (~60-100 ns): cheaper below n / 4.
 constexpr size_t kPredFallbackDiv = 4;
-
-// Keeps the repeated (discarded) distance work of inject_slowdown observable.
-volatile double g_slowdown_sink = 0.0;
 
 struct HeapEntry {
   double lb;  // lower bound on d(q, anything in the subtree below the node)
@@ -103,16 +99,6 @@ struct Params {
   uint64_t* per_query_evals;  // each query's evaluations, or nullptr
 };
 
-/// Offers (d, id) to the top-k; true when it entered.
-bool offer(TopK& topk, double d, int64_t id) {
-  if (topk.full()) {
-    const double kd = topk.kth();
-    if (d > kd || (d == kd && id >= topk.id(topk.size() - 1))) return false;
-  }
-  topk.push(d, id);
-  return true;
-}
-
 /// Every evaluation of the best-first search goes through here (see evaluate_nodes).
 size_t evaluate_tile(const MetricData& data, const QueryRow& q, std::span<const int32_t> tile,
                      double* out, double slowdown, Scratch& s) {
@@ -143,7 +129,7 @@ bool search_one(const CoverTree& tree, const QueryRow& q, const Params& pr, Scra
                                pr.slowdown, s);
   const double d0 = s.tile_d[0];
   if (admissible(rows.ids[0])) {
-    if (offer(topk, d0, rows.ids[0])) ++ct.yields;
+    if (topk.push(d0, rows.ids[0])) ++ct.yields;
   } else {
     ++ct.predecessor_filtered;
   }
@@ -196,7 +182,7 @@ bool search_one(const CoverTree& tree, const QueryRow& q, const Params& pr, Scra
       const auto c = static_cast<size_t>(s.tile[i]);
       const double dc = s.tile_d[i];
       if (admissible(rows.ids[c])) {
-        if (offer(topk, dc, rows.ids[c])) {
+        if (topk.push(dc, rows.ids[c])) {
           ++ct.yields;
           yielded = true;
         }
@@ -245,62 +231,73 @@ void scan_predecessors(const CoverTree& tree, const QueryRow& q, const Params& p
     evaluate_tile(tree.rows, q, tile, s.tile_d.data(), pr.slowdown, s);
     ++ct.frontier_levels;
     for (size_t i = 0; i < ns; ++i)
-      if (offer(s.topk, s.tile_d[i], static_cast<int64_t>(j0 + i))) ++ct.yields;
+      if (s.topk.push(s.tile_d[i], static_cast<int64_t>(j0 + i))) ++ct.yields;
   }
   ct.distance_evals += nid;
   ct.dense_evals += nid;
 }
 
-/// Dense phase: `qidx` queries (indices into `queries`), kDenseQueries at a time, each block
-/// of rows loaded once for all of them.
+/// Dense phase: `qidx` queries (indices into `queries`) in balanced blocks, each block's
+/// queries packed once and every chunk of rows loaded once for all of them
+/// (distances_block_scan, as the brute force).
 void dense_phase(const MetricData& rows, bool ascending_ids, std::span<const QueryRow> queries,
                  const std::vector<size_t>& qidx, const Params& pr, int threads,
                  std::vector<Scratch>& scratch, KnnResult& out) {
   const size_t n = rows.n;
-  const size_t groups = (qidx.size() + kDenseQueries - 1) / kDenseQueries;
+  // A predecessor block over dataset-order rows scans up to its largest id for every query
+  // in it: small blocks of id-sorted queries keep that overshoot small, and blocks that do
+  // not depend on the thread count keep the counters independent of it.
+  const bool by_id = pr.predecessor && ascending_ids;
+  const std::vector<size_t> starts =
+      balanced_query_blocks(qidx.size(), by_id ? 1 : threads, by_id ? 48 : 192);
+  const size_t blocks = starts.size() - 1;
   struct DenseScratch {
-    std::vector<TopK> topk{kDenseQueries};
+    std::vector<TopK> topk;
     std::vector<QueryRow> qs;
-    std::vector<double> d;
+    std::vector<double> waste;  // inject_slowdown's repeated distances
   };
   std::vector<DenseScratch> ds(scratch.size());
-  parallel_for(groups, threads, pr.cancel, [&](size_t g, int worker) {
+  parallel_for(blocks, threads, pr.cancel, [&](size_t blk, int worker) {
     DenseScratch& s = ds[static_cast<size_t>(worker)];
     Scratch& ws = scratch[static_cast<size_t>(worker)];
-    const size_t lo = g * kDenseQueries, hi = std::min(qidx.size(), lo + kDenseQueries);
-    const size_t nq = hi - lo;
+    const size_t lo = starts[blk], nq = starts[blk + 1] - lo;
     s.qs.resize(nq);
-    s.d.resize(nq * kDenseRows);
+    if (s.topk.size() < nq) s.topk.resize(nq);
     int64_t max_id = 0;
     for (size_t i = 0; i < nq; ++i) {
       s.qs[i] = queries[qidx[lo + i]];
       s.topk[i].reset(pr.k);
       max_id = std::max(max_id, s.qs[i].id);
     }
-    // Rows in dataset order: a predecessor group needs only the rows before its largest id.
-    const size_t row_end = pr.predecessor && ascending_ids
-                               ? std::min(n, static_cast<size_t>(std::max<int64_t>(0, max_id)))
-                               : n;
-    for (size_t b = 0; b < row_end; b += kDenseRows) {
-      const size_t e = std::min(row_end, b + kDenseRows), len = e - b;
-      distances_block(rows, s.qs, b, e, s.d.data());
-      for (double extra = pr.slowdown - 1.0; extra > 0.0; extra -= 1.0) {
-        distances_block(rows, s.qs, b, e, s.d.data());
-        ws.sink += s.d[0];
-      }
-      for (size_t i = 0; i < nq; ++i) {
-        const double* di = s.d.data() + i * len;
-        TopK& t = s.topk[i];
-        const int64_t qid = s.qs[i].id;
-        for (size_t j = 0; j < len; ++j) {
-          const int64_t id = rows.ids[b + j];
-          if (pr.predecessor && id >= qid) continue;
-          if (t.full() && di[j] > t.kth()) continue;  // the common case, decided cheaply
-          t.push(di[j], id);
-        }
-        ws.counters.add_block(len);
-      }
-    }
+    // Rows in dataset order: a predecessor block needs only the rows before its largest id.
+    const size_t row_end =
+        by_id ? std::min(n, static_cast<size_t>(std::max<int64_t>(0, max_id))) : n;
+    size_t chunks = 0;
+    distances_block_scan(rows, s.qs, 0, row_end,
+                         [&](size_t b, size_t e, const double* d, size_t ld) {
+                           // One block against every row can take a while at large n.
+                           if (++chunks % 256 == 0) throw_if_cancelled(pr.cancel);
+                           const size_t len = e - b;
+                           for (double extra = pr.slowdown - 1.0; extra > 0.0; extra -= 1.0) {
+                             s.waste.resize(nq * len);
+                             distances_block(rows, s.qs, b, e, s.waste.data());
+                             ws.sink += s.waste[0];
+                           }
+                           const int64_t* ids = rows.ids.data();
+                           for (size_t i = 0; i < nq; ++i) {
+                             const double* di = d + i * ld;
+                             TopK& t = s.topk[i];
+                             const int64_t qid = s.qs[i].id;
+                             double kth = t.kth();
+                             for (size_t j = 0; j < len; ++j) {
+                               if (di[j] > kth) continue;  // the common case, decided cheaply
+                               if (pr.predecessor && ids[b + j] >= qid) continue;
+                               t.push(di[j], ids[b + j]);
+                               kth = t.kth();
+                             }
+                             ws.counters.add_block(len);
+                           }
+                         });
     for (size_t i = 0; i < nq; ++i) {
       s.topk[i].write(out, qidx[lo + i]);
       ws.counters.distance_evals += row_end;
@@ -405,36 +402,25 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   parallel_for(tasks, threads, pr.cancel, [&](size_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     const size_t lo = task * kQueryChunk, hi = std::min(queries.size(), lo + kQueryChunk);
-    for (size_t i = lo; i < hi; ++i) {
-      const size_t qi = order[i];
+    // Answers query qi here, or hands it to the dense phase.
+    const auto answer = [&](size_t qi) {
       const QueryRow& q = queries[qi];
-      // Each query's own evaluations (its dense scan, if any, adds to it there).
-      const uint64_t evals_before = s.counters.distance_evals + s.pivot.counters.distance_evals;
-      const auto record = [&] {
-        if (pr.per_query_evals)
-          pr.per_query_evals[qi] =
-              s.counters.distance_evals + s.pivot.counters.distance_evals - evals_before;
-      };
-      struct Recorder {
-        const decltype(record)& f;
-        ~Recorder() { f(); }
-      } recorder{record};
       if (!pivots) {
         if (search_one(tree, q, pr, s)) {
           s.topk.write(out, qi);
         } else {
           s.fallback.push_back(qi);
         }
-        continue;
+        return;
       }
       if (pr.predecessor && q.id <= static_cast<int64_t>(pr.pred_direct)) {
         if (id_order && pr.dense_after != std::numeric_limits<size_t>::max()) {
           s.fallback.push_back(qi);
-          continue;
+          return;
         }
         scan_predecessors(tree, q, pr, s);
         s.topk.write(out, qi);
-        continue;
+        return;
       }
       if (pivot_search(tree, q, pp, s.pivot) == PivotSearchResult::exact) {
         s.pivot.topk.write(out, qi);
@@ -449,6 +435,15 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
       } else {
         s.fallback.push_back(qi);
       }
+    };
+    for (size_t i = lo; i < hi; ++i) {
+      const size_t qi = order[i];
+      const uint64_t before = s.counters.distance_evals + s.pivot.counters.distance_evals;
+      answer(qi);
+      // Each query's own evaluations (its dense scan, if any, adds to it there).
+      if (pr.per_query_evals)
+        pr.per_query_evals[qi] =
+            s.counters.distance_evals + s.pivot.counters.distance_evals - before;
     }
   });
   std::vector<size_t> fallback;
@@ -473,7 +468,9 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
     sink += s.sink + s.pivot.sink;
   }
   total.queries = queries.size();
-  g_slowdown_sink = sink;
+  // Keeps the repeated (discarded) distance work of inject_slowdown observable; per call, so
+  // two threads querying one tree share nothing.
+  [[maybe_unused]] volatile double slowdown_sink = sink;
   if (counters) *counters = total;
   return out;
 }
