@@ -26,8 +26,8 @@ struct CoordIndex {
 std::shared_ptr<const CoordIndex> make_coord_index(const MetricData& rows,
                                                    const std::vector<int32_t>& pivot_nodes);
 
-/// Up to `count` nodes nearest to `x` by coordinates (ascending distance; ties as nanoflann
-/// orders them) into `out`; returns how many. `d2` is scratch of `count` doubles.
+/// Up to `count` nodes nearest to `x` by coordinates (ascending (distance, node)) into `out`;
+/// returns how many. `d2` is scratch of `count` doubles.
 size_t nearest_by_coords(const CoordKdTree& index, const double* x, size_t count, size_t* out,
                          double* d2);
 
