@@ -256,6 +256,9 @@ void dense_phase(const MetricData& rows, bool ascending_ids, std::span<const Que
     std::vector<QueryRow> qs;
     std::vector<double> waste;  // inject_slowdown's repeated distances
   };
+  // The first phase may have had fewer workers (fewer query chunks); the dense phase's use
+  // only their counters.
+  if (scratch.size() < static_cast<size_t>(threads)) scratch.resize(static_cast<size_t>(threads));
   std::vector<DenseScratch> ds(scratch.size());
   parallel_for(blocks, threads, pr.cancel, [&](size_t blk, int worker) {
     DenseScratch& s = ds[static_cast<size_t>(worker)];
