@@ -14,6 +14,11 @@
 //  - Finisher::FinishN is lane-wise (ExpN is hn::Exp's operations, interleaved).
 // So neither the register tile, nor the batch, nor packing (which only moves operands), nor a
 // lane position changes a bit. Targets differ from each other (lane count changes the order).
+//
+// Tried and measured, not kept: replacing the finish's per-pair sqrt(p_q p_r) and division by
+// per-row and per-query 1/sqrt(p) (computed once per chunk row, multiplied per pair). No gain
+// at m = 64, where the finish weighs most (block kernel 11.9-12.9 GFLOP/s before and after,
+// one core, kernel-bench): the square roots and divisions overlap with the FMAs already.
 #if defined(CTB_METRIC_DISTANCE_KERNELS_INL_) == defined(HWY_TARGET_TOGGLE)
 #ifdef CTB_METRIC_DISTANCE_KERNELS_INL_
 #undef CTB_METRIC_DISTANCE_KERNELS_INL_

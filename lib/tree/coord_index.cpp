@@ -35,18 +35,7 @@ class HeapKnn {
       d2_[i] = d2;
       node_[i] = node;
     } else if (before(d2, node, d2_[0], node_[0])) {
-      size_t i = 0;  // replace the worst, sift down
-      for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= cap_) break;
-        if (c + 1 < cap_ && before(d2_[c], node_[c], d2_[c + 1], node_[c + 1])) ++c;
-        if (!before(d2, node, d2_[c], node_[c])) break;
-        d2_[i] = d2_[c];
-        node_[i] = node_[c];
-        i = c;
-      }
-      d2_[i] = d2;
-      node_[i] = node;
+      sift_down(d2, node, cap_);  // replaces the worst
     }
     return true;
   }
@@ -57,24 +46,28 @@ class HeapKnn {
       const size_t nd = node_[end - 1];
       d2_[end - 1] = d2_[0];
       node_[end - 1] = node_[0];
-      size_t i = 0;
-      for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= end - 1) break;
-        if (c + 1 < end - 1 && before(d2_[c], node_[c], d2_[c + 1], node_[c + 1])) ++c;
-        if (!before(d, nd, d2_[c], node_[c])) break;
-        d2_[i] = d2_[c];
-        node_[i] = node_[c];
-        i = c;
-      }
-      d2_[i] = d;
-      node_[i] = nd;
+      sift_down(d, nd, end - 1);
     }
   }
 
  private:
   static bool before(double da, size_t na, double db, size_t nb) {
     return da != db ? da < db : na < nb;
+  }
+  /// Puts (d2, node) at the root of the heap [0, end) and sifts it down.
+  void sift_down(double d2, size_t node, size_t end) {
+    size_t i = 0;
+    for (;;) {
+      size_t c = 2 * i + 1;
+      if (c >= end) break;
+      if (c + 1 < end && before(d2_[c], node_[c], d2_[c + 1], node_[c + 1])) ++c;
+      if (!before(d2, node, d2_[c], node_[c])) break;
+      d2_[i] = d2_[c];
+      node_[i] = node_[c];
+      i = c;
+    }
+    d2_[i] = d2;
+    node_[i] = node;
   }
   size_t cap_;
   size_t* node_;
