@@ -47,16 +47,34 @@ struct Entry {
 
 /// The M nearest of pivot row `d` (n distances) by (distance, node) into `nodes`/`dists`;
 /// returns the outside bound, the (M+1)-th distance (+inf when M == n).
+/// A strided sample's quantile gives a threshold t expected to keep ~1.5 (M + 1) rows; when at
+/// least M + 1 rows have d <= t, the M + 1 first by (distance, node) are all among them (every
+/// other row is farther than t), so the selection runs over those alone (~n / 8 of the rows at
+/// the default M = n / 16). Otherwise it runs over every row.
 double select_list(const double* d, size_t n, size_t M, std::vector<Entry>& list, int32_t* nodes,
-                   double* dists) {
+                   double* dists, std::vector<double>& sample) {
   const auto before = [](const Entry& a, const Entry& c) {
     return a.d != c.d ? a.d < c.d : a.node < c.node;
   };
-  for (size_t j = 0; j < n; ++j) list[j] = {d[j], static_cast<int32_t>(j)};
+  size_t count = 0;
+  if (M < n && 4 * (M + 1) < n) {
+    const size_t stride = std::max<size_t>(1, n / 1024);
+    sample.clear();
+    for (size_t j = 0; j < n; j += stride) sample.push_back(d[j]);
+    const size_t at = std::min(sample.size() - 1, 3 * (M + 1) * sample.size() / (2 * n) + 2);
+    std::nth_element(sample.begin(), sample.begin() + static_cast<long>(at), sample.end());
+    const double t = sample[at];
+    for (size_t j = 0; j < n; ++j)
+      if (d[j] <= t) list[count++] = {d[j], static_cast<int32_t>(j)};
+  }
+  if (count < M + 1) {  // no usable threshold: every row
+    count = n;
+    for (size_t j = 0; j < n; ++j) list[j] = {d[j], static_cast<int32_t>(j)};
+  }
   double outside = std::numeric_limits<double>::infinity();
   if (M < n) {
     std::nth_element(list.begin(), list.begin() + static_cast<long>(M),
-                     list.begin() + static_cast<long>(n), before);
+                     list.begin() + static_cast<long>(count), before);
     outside = list[M].d;  // every entry from M on is at or after it by (distance, node)
   }
   std::sort(list.begin(), list.begin() + static_cast<long>(M), before);
@@ -127,6 +145,7 @@ void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int thr
   struct Scratch {
     std::vector<double> row;
     std::vector<Entry> list;
+    std::vector<double> sample;
   };
   std::vector<Scratch> scratch(static_cast<size_t>(threads));
   const size_t chunks = (n + kRowChunk - 1) / kRowChunk;
@@ -158,7 +177,7 @@ void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int thr
       }
       lists.outside[p0 + i] =
           select_list(s.row.data(), n, M, s.list, lists.nodes.data() + (p0 + i) * M,
-                      lists.dists.data() + (p0 + i) * M);
+                      lists.dists.data() + (p0 + i) * M, s.sample);
     });
     parallel_for(chunks, threads, cancel, [&](size_t c, int) {
       const size_t b = c * kRowChunk, len = std::min(n, b + kRowChunk) - b;

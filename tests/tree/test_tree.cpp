@@ -477,40 +477,43 @@ TEST(TreeKnn, PredecessorPadsAndCountsSkips) {
 // The pivot lists are exactly the M nearest rows of each pivot by (distance, node id), with
 // the distances the search kernel gives, and pivot_outside bounds every row left out.
 TEST(PivotLists, HoldTheNearestRowsOfEachPivot) {
-  for (Shape shape : {Shape::normal, Shape::duplicates}) {
-    const MetricData data = make_data(true, 200, 2, 31, shape);
-    for (size_t M : {size_t{1}, size_t{7}, size_t{199}, size_t{200}, size_t{500}}) {
-      BuildOptions bo;
-      bo.pivots = 13;
-      bo.pivot_list = M;
-      bo.threads = 2;
-      const CoverTree tree = build_cover_tree(data, bo);
-      ASSERT_TRUE(check_tree_invariants(tree).empty()) << join(check_tree_invariants(tree));
-      ASSERT_EQ(tree.pivot_lists.count, 13u);
-      const size_t m = std::min<size_t>(M, data.n);
-      ASSERT_EQ(tree.pivot_lists.list_size, m);
-      std::vector<int32_t> all(data.n);
-      for (size_t j = 0; j < data.n; ++j) all[j] = static_cast<int32_t>(j);
-      std::vector<double> d(data.n);
-      for (size_t p = 0; p < tree.pivot_lists.count; ++p) {
-        const auto node = static_cast<size_t>(tree.pivot_lists.pivot_node[p]);
-        distances_to_rows(tree.rows, query_row(tree.rows, node), all, d.data());
-        std::vector<std::pair<double, int32_t>> sorted;
-        for (size_t j = 0; j < data.n; ++j) sorted.push_back({d[j], static_cast<int32_t>(j)});
-        std::sort(sorted.begin(), sorted.end());
-        for (size_t e = 0; e < m; ++e) {
-          ASSERT_EQ(tree.pivot_lists.nodes[p * m + e], sorted[e].second)
-              << "pivot " << p << " M " << M;
-          ASSERT_EQ(tree.pivot_lists.dists[p * m + e], sorted[e].first);  // same kernel, same bits
-        }
-        if (m < data.n) {
-          EXPECT_EQ(tree.pivot_lists.outside[p], sorted[m].first);
-        } else {
-          EXPECT_TRUE(std::isinf(tree.pivot_lists.outside[p]));
+  // n = 3000 samples its rows for the selection threshold (stride > 1); n = 200 takes all.
+  for (size_t n : {size_t{200}, size_t{3000}})
+    for (Shape shape : {Shape::normal, Shape::duplicates}) {
+      const MetricData data = make_data(true, n, 2, 31, shape);
+      for (size_t M : {size_t{1}, size_t{7}, size_t{64}, n - 1, n, size_t{5000}}) {
+        BuildOptions bo;
+        bo.pivots = 13;
+        bo.pivot_list = M;
+        bo.threads = 2;
+        const CoverTree tree = build_cover_tree(data, bo);
+        ASSERT_TRUE(check_tree_invariants(tree).empty()) << join(check_tree_invariants(tree));
+        ASSERT_EQ(tree.pivot_lists.count, 13u);
+        const size_t m = std::min<size_t>(M, data.n);
+        ASSERT_EQ(tree.pivot_lists.list_size, m);
+        std::vector<int32_t> all(data.n);
+        for (size_t j = 0; j < data.n; ++j) all[j] = static_cast<int32_t>(j);
+        std::vector<double> d(data.n);
+        for (size_t p = 0; p < tree.pivot_lists.count; ++p) {
+          const auto node = static_cast<size_t>(tree.pivot_lists.pivot_node[p]);
+          distances_to_rows(tree.rows, query_row(tree.rows, node), all, d.data());
+          std::vector<std::pair<double, int32_t>> sorted;
+          for (size_t j = 0; j < data.n; ++j) sorted.push_back({d[j], static_cast<int32_t>(j)});
+          std::sort(sorted.begin(), sorted.end());
+          for (size_t e = 0; e < m; ++e) {
+            ASSERT_EQ(tree.pivot_lists.nodes[p * m + e], sorted[e].second)
+                << "pivot " << p << " M " << M;
+            ASSERT_EQ(tree.pivot_lists.dists[p * m + e],
+                      sorted[e].first);  // same kernel, same bits
+          }
+          if (m < data.n) {
+            EXPECT_EQ(tree.pivot_lists.outside[p], sorted[m].first);
+          } else {
+            EXPECT_TRUE(std::isinf(tree.pivot_lists.outside[p]));
+          }
         }
       }
     }
-  }
   // Euclidean trees and pivots = 0 build no lists.
   const CoverTree e = build_cover_tree(make_data(false, 50, 2, 1, Shape::normal), BuildOptions{});
   EXPECT_EQ(e.pivot_lists.count, 0u);
