@@ -50,8 +50,8 @@ TEST(KernelCli, EveryAcceptedSimdNameRuns) {
     name.erase(name.find_last_not_of(" \n") + 1);
     start = end + 1;
     if (name.empty()) continue;
-    const ProcResult r =
-        run_cli({"run", "--scenario", "tiny-residual", "--simd", name, "--repeat", "1", "-q"});
+    const ProcResult r = run_cli({"run", "--scenario", "tiny-residual", "--simd", name, "--repeat",
+                                  "1", "--warmup", "0", "-q"});
     EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.describe();
     ++runs;
   }
