@@ -40,21 +40,28 @@ struct InflightGuard {
   InflightGuard& operator=(const InflightGuard&) = delete;
 };
 
-void write_all(int fd, std::string_view content, const std::string& tmp,
-               const std::filesystem::path& path) {
+/// Writes all of `content` (retrying short writes and EINTR); returns 0 or the errno.
+int write_fully(int fd, std::string_view content) {
   const char* p = content.data();
   size_t left = content.size();
   while (left > 0) {
     const ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw InputError(path.string() + ": cannot write: " + why);
+      return errno;
     }
     p += n;
     left -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+void write_all(int fd, std::string_view content, const std::string& tmp,
+               const std::filesystem::path& path) {
+  if (const int err = write_fully(fd, content); err != 0) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw InputError(path.string() + ": cannot write: " + std::strerror(err));
   }
 }
 
@@ -153,18 +160,9 @@ std::vector<std::string> append_lines_atomic(const std::filesystem::path& path,
     ::close(fd);
     throw;
   }
-  const char* p = batch.data();
-  size_t left = batch.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      throw InputError(path.string() + ": cannot append: " + why);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
+  if (const int err = write_fully(fd, batch); err != 0) {
+    ::close(fd);
+    throw InputError(path.string() + ": cannot append: " + std::strerror(err));
   }
   ::fdatasync(fd);
   ::close(fd);  // releases the lock
