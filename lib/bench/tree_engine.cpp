@@ -6,13 +6,15 @@
 #include "telemetry/telemetry.hpp"
 #include "tree/cover_tree.hpp"
 #include "tree/euclid_knn.hpp"
+#include "tree/hilbert_index.hpp"
 #include "tree/tree_knn.hpp"
 
 namespace ctb {
 
 struct TreeEngine {
-  CoverTree tree;
+  CoverTree tree;          // Euclidean data: holds the box tree; empty for the pivot index
   const MetricData* data;  // the rows it was built from (dataset order; the caller keeps them)
+  std::unique_ptr<HilbertIndex> pivot;  // residual data: the Hilbert-bound pivot index
 };
 
 void TreeEngineDeleter::operator()(TreeEngine* engine) const { delete engine; }
@@ -37,13 +39,22 @@ TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, 
   // Euclidean data: only the box tree its queries use (tree/euclid_knn.hpp).
   BuildOptions options = tree_build_options(build, threads);
   options.cancel = cancel;
-  TreeEnginePtr engine(new TreeEngine{data.kind == MetricKind::euclidean
-                                          ? build_euclid_tree(data, options)
-                                          : build_cover_tree(data, options),
-                                      &data});
+  TreeEnginePtr engine(new TreeEngine{});
+  engine->data = &data;
+  if (data.kind == MetricKind::euclidean) {
+    engine->tree = build_euclid_tree(data, options);
+  } else {
+    HilbertIndexParams hp;
+    hp.pivots = build.pivots;
+    hp.threads = threads;
+    hp.cancel = cancel;
+    engine->pivot = std::make_unique<HilbertIndex>(build_hilbert_index(data, hp));
+  }
   const int64_t rss_after = rss_bytes_now();
   if (depth != nullptr)
-    *depth = engine->tree.euclid ? engine->tree.euclid->depth : engine->tree.depth();
+    *depth = engine->pivot         ? 0
+             : engine->tree.euclid ? engine->tree.euclid->depth
+                                   : engine->tree.depth();
   if (batches != nullptr) {
     batches->clear();
     // One telemetry "batch" per build level: the level's candidates go through the same
@@ -108,11 +119,37 @@ TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs) {
   return options;
 }
 
-TreeStats tree_engine_stats(const TreeEngine& engine) { return tree_stats(engine.tree); }
+TreeStats tree_engine_stats(const TreeEngine& engine) {
+  if (!engine.pivot) return tree_stats(engine.tree);
+  const HilbertIndex& ix = *engine.pivot;
+  TreeStats st;
+  st.build_pivots_ms = ix.order_ms + ix.rows_ms + ix.groups_ms + ix.coords_ms;
+  st.pivots = ix.pivots;
+  st.pivot_list = ix.n;  // whole rows
+  st.bytes = ix.memory_bytes();
+  return st;
+}
 
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
                             const TreeQueryKnobs& knobs, QueryCounters* counters,
                             std::vector<uint64_t>* per_query_evals) {
+  if (engine.pivot) {
+    HilbertSearchOptions o;
+    o.k = knobs.k;
+    o.predecessor = knobs.predecessor;
+    o.threads = knobs.threads;
+    o.seed_rows = knobs.seed_rows;
+    o.pivot_candidates = knobs.pivot_candidates;
+    o.bound_pivots = knobs.bound_pivots;
+    o.scan_after = knobs.dense_fallback_evals;
+    o.inject_slowdown = knobs.inject_slowdown;
+    o.cancel = knobs.cancel;
+    if (per_query_evals != nullptr) {
+      per_query_evals->assign(queries.size(), 0);
+      o.per_query_evals = per_query_evals->data();
+    }
+    return hilbert_knn(*engine.pivot, *engine.data, queries, o, counters);
+  }
   TreeQueryOptions options = tree_query_options(knobs);
   options.dataset_rows = engine.data;
   if (per_query_evals != nullptr) {

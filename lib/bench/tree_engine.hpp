@@ -37,10 +37,11 @@ struct TreeQueryKnobs {
   size_t survivor_cap = 0;    // APPROXIMATE when > 0
   size_t low_yield_stop = 0;  // APPROXIMATE when > 0
   double inject_slowdown = 1.0;
-  size_t dense_fallback_evals = 0;      // 0 = automatic
-  size_t seed_rows = 128;               // pivot search: Euclidean seeds
-  size_t pivot_candidates = 8;          // pivot search: nearest pivots per level
-  size_t bound_pivots = 4;              // pivot search: windows intersected
+  // The scenario schema's defaults (scenario.hpp): one default per knob.
+  size_t dense_fallback_evals = QueryOptionsSpec{}.dense_fallback_evals;  // 0 = automatic
+  size_t seed_rows = QueryOptionsSpec{}.seed_rows;                        // Euclidean seeds
+  size_t pivot_candidates = QueryOptionsSpec{}.pivot_candidates;  // nearest pivots evaluated
+  size_t bound_pivots = QueryOptionsSpec{}.bound_pivots;          // pivots of the bound
   const CancelToken* cancel = nullptr;  // set by another thread: the query throws Cancelled
 };
 

@@ -304,13 +304,12 @@ struct Finisher {
 
   // d from the dot V_q.V_r, r2 = |x_q - x_r|^2 and pp = p_q p_r, lane by lane, G vectors
   // interleaved (see ExpN).
+  // Signed residual correlation rho (clamped to [-1, 1]) from the dot V_q.V_r, r2 =
+  // |x_q - x_r|^2 and pp = p_q p_r, lane by lane, G vectors interleaved (see ExpN). Residual
+  // data only. The distance is sqrt(max(0, 1 - |rho|)) of exactly these bits (FinishN).
   template <size_t G>
-  HWY_INLINE void FinishN(const VF* dot, const VF* r2, const VF* pp, VF* out) const {
+  HWY_INLINE void CorrelationN(const VF* dot, const VF* r2, const VF* pp, VF* rho) const {
     const DF d;
-    if (!residual) {
-      for (size_t g = 0; g < G; ++g) out[g] = hn::Sqrt(r2[g]);
-      return;
-    }
     const VF variance = hn::Set(d, variance_s);
     const VF one = hn::Set(d, 1.0);
     VF k[G];
@@ -337,9 +336,32 @@ struct Finisher {
       }
     }
     for (size_t g = 0; g < G; ++g) {
-      VF rho = hn::Div(hn::Sub(k[g], dot[g]), denom[g]);
-      rho = hn::Min(hn::Max(rho, hn::Set(d, -1.0)), one);
-      out[g] = hn::Sqrt(hn::Max(hn::Zero(d), hn::Sub(one, hn::Abs(rho))));
+      const VF r = hn::Div(hn::Sub(k[g], dot[g]), denom[g]);
+      rho[g] = hn::Min(hn::Max(r, hn::Set(d, -1.0)), one);
+    }
+  }
+
+  // d from the dot V_q.V_r, r2 = |x_q - x_r|^2 and pp = p_q p_r, lane by lane.
+  template <size_t G>
+  HWY_INLINE void FinishN(const VF* dot, const VF* r2, const VF* pp, VF* out) const {
+    const DF d;
+    if (!residual) {
+      for (size_t g = 0; g < G; ++g) out[g] = hn::Sqrt(r2[g]);
+      return;
+    }
+    const VF one = hn::Set(d, 1.0);
+    CorrelationN<G>(dot, r2, pp, out);
+    for (size_t g = 0; g < G; ++g)
+      out[g] = hn::Sqrt(hn::Max(hn::Zero(d), hn::Sub(one, hn::Abs(out[g]))));
+  }
+
+  // The distance (kSigned = false) or the signed correlation (kSigned = true).
+  template <bool kSigned, size_t G>
+  HWY_INLINE void OutputN(const VF* dot, const VF* r2, const VF* pp, VF* out) const {
+    if constexpr (kSigned) {
+      CorrelationN<G>(dot, r2, pp, out);
+    } else {
+      FinishN<G>(dot, r2, pp, out);
     }
   }
 
@@ -356,6 +378,19 @@ HWY_INLINE VF ZeroSelf(VF dist, int64_t qid, const int64_t* ids) {
   const DI di;
   const auto same = hn::Eq(hn::LoadU(di, ids), hn::Set(di, qid));
   return hn::IfThenZeroElse(hn::RebindMask(d, same), dist);
+}
+
+// Distance 0 (or correlation 1) between equal dataset ids.
+template <bool kSigned>
+HWY_INLINE VF SelfValue(VF v, int64_t qid, const int64_t* ids) {
+  if constexpr (kSigned) {
+    const DF d;
+    const DI di;
+    const auto same = hn::Eq(hn::LoadU(di, ids), hn::Set(di, qid));
+    return hn::IfThenElse(hn::RebindMask(d, same), hn::Set(d, 1.0), v);
+  } else {
+    return ZeroSelf(v, qid, ids);
+  }
 }
 
 // Stores the first n (<= kL) lanes of v at p.
@@ -591,8 +626,8 @@ void BlockKernel(const MetricData& data, const QueryRow* queries, size_t nq, siz
   }
 }
 
-// Distances of one query to `count` rows given by row_of(j).
-template <class RowOf>
+// Distances (or, kSigned, signed correlations) of one query to `count` rows given by row_of(j).
+template <bool kSigned = false, class RowOf>
 void OneQuery(const MetricData& data, const QueryRow& q, size_t count, RowOf row_of,
               double* HWY_RESTRICT out) {
   const DF d;
@@ -647,10 +682,10 @@ void OneQuery(const MetricData& data, const QueryRow& q, size_t count, RowOf row
         r2[g] = hn::Load(d, r2s + j);
         pp[g] = residual ? hn::Mul(qp, hn::Load(d, ps + j)) : hn::Set(d, 1.0);
       }
-      fin.FinishN<kG>(dot, r2, pp, dist);
+      fin.OutputN<kSigned, kG>(dot, r2, pp, dist);
       for (size_t g = 0; g < kG && j0 + g * kL < padded; ++g) {
         const size_t j = j0 + g * kL;
-        StoreFirst(ZeroSelf(dist[g], q.id, ids + j), std::min(kL, n - j), out + s + j);
+        StoreFirst(SelfValue<kSigned>(dist[g], q.id, ids + j), std::min(kL, n - j), out + s + j);
       }
     }
   }
@@ -695,8 +730,9 @@ void DistancesBlockScanImpl(const MetricData& data, const QueryRow* queries, siz
       });
 }
 
-void DistancesFromDotsImpl(const MetricData& data, const QueryRow& q, size_t begin, size_t end,
-                           const double* dots, double* out) {
+template <bool kSigned>
+void FromDots(const MetricData& data, const QueryRow& q, size_t begin, size_t end,
+              const double* dots, double* out) {
   const DF d;
   const Finisher fin(data);
   const VF qp = hn::Set(d, q.p);
@@ -720,12 +756,23 @@ void DistancesFromDotsImpl(const MetricData& data, const QueryRow& q, size_t beg
       vr2[g] = hn::Load(d, r2 + g * kL);
       vpp[g] = hn::Mul(qp, hn::Load(d, pr + g * kL));
     }
-    fin.FinishN<kG>(vdot, vr2, vpp, dist);
+    fin.OutputN<kSigned, kG>(vdot, vr2, vpp, dist);
     for (size_t g = 0; g < kG && g * kL < n; ++g) {
-      StoreFirst(ZeroSelf(dist[g], q.id, ids + g * kL), std::min(kL, n - g * kL),
+      StoreFirst(SelfValue<kSigned>(dist[g], q.id, ids + g * kL), std::min(kL, n - g * kL),
                  out + (j - begin) + g * kL);
     }
   }
+}
+
+void DistancesFromDotsImpl(const MetricData& data, const QueryRow& q, size_t begin, size_t end,
+                           const double* dots, double* out) {
+  FromDots<false>(data, q, begin, end, dots, out);
+}
+
+void CorrelationsToRowsImpl(const MetricData& data, const QueryRow& q, const int32_t* rows,
+                            size_t count, double* out) {
+  OneQuery<true>(
+      data, q, count, [rows](size_t j) { return static_cast<size_t>(rows[j]); }, out);
 }
 
 void DotsBlockImpl(const MetricData& data, const QueryRow* queries, size_t n_queries, size_t begin,
@@ -733,6 +780,16 @@ void DotsBlockImpl(const MetricData& data, const QueryRow* queries, size_t n_que
   BlockKernel<true>(
       data, queries, n_queries, end - begin, [begin](size_t j) { return begin + j; }, out,
       end - begin, thread_scratch(), [](size_t, size_t, const double*, size_t) {});
+}
+
+void CorrelationsBlockImpl(const MetricData& data, const QueryRow* queries, size_t n_queries,
+                           size_t begin, size_t end, double* out) {
+  const size_t len = end - begin;
+  BlockKernel<true>(
+      data, queries, n_queries, len, [begin](size_t j) { return begin + j; }, out, len,
+      thread_scratch(), [](size_t, size_t, const double*, size_t) {});
+  for (size_t i = 0; i < n_queries; ++i)
+    FromDots<true>(data, queries[i], begin, end, out + i * len, out + i * len);
 }
 
 int64_t ChosenTargetImpl() { return HWY_TARGET; }

@@ -27,6 +27,8 @@ HWY_EXPORT(DistancesBlockRowsImpl);
 HWY_EXPORT(DistancesBlockScanImpl);
 HWY_EXPORT(DistancesFromDotsImpl);
 HWY_EXPORT(DotsBlockImpl);
+HWY_EXPORT(CorrelationsToRowsImpl);
+HWY_EXPORT(CorrelationsBlockImpl);
 HWY_EXPORT(ChosenTargetImpl);
 
 namespace {
@@ -75,6 +77,22 @@ void distances_to_rows(const MetricData& data, const QueryRow& q, std::span<cons
                        double* out) {
   check_query(data, q);
   HWY_DYNAMIC_DISPATCH(DistancesToRowsImpl)(data, q, rows.data(), rows.size(), out);
+}
+
+void correlations_to_rows(const MetricData& data, const QueryRow& q, std::span<const int32_t> rows,
+                          double* out) {
+  check_residual(data, "correlations_to_rows");
+  check_query(data, q);
+  HWY_DYNAMIC_DISPATCH(CorrelationsToRowsImpl)(data, q, rows.data(), rows.size(), out);
+}
+
+void correlations_block(const MetricData& data, std::span<const QueryRow> queries, size_t begin,
+                        size_t end, double* out) {
+  check_residual(data, "correlations_block");
+  check_range(data, begin, end);
+  for (const QueryRow& q : queries) check_query(data, q);
+  HWY_DYNAMIC_DISPATCH(CorrelationsBlockImpl)
+  (data, queries.data(), queries.size(), begin, end, out);
 }
 
 void distances_to_range(const MetricData& data, const QueryRow& q, size_t begin, size_t end,

@@ -73,6 +73,16 @@ void distances_from_dots(const MetricData& data, const QueryRow& q, size_t begin
 void dots_block(const MetricData& data, std::span<const QueryRow> queries, size_t begin, size_t end,
                 double* out);
 
+/// Signed residual correlations rho (spec §1, clamped to [-1, 1]; 1 between equal ids):
+/// out[j] = rho(q, rows[j]). The distance the other entry points return is exactly
+/// sqrt(max(0, 1 - |rho|)) of these bits. Residual data only (the Hilbert-bound index).
+void correlations_to_rows(const MetricData& data, const QueryRow& q, std::span<const int32_t> rows,
+                          double* out);
+
+/// out[i * (end - begin) + j] = rho(queries[i], begin + j), GEMM-shaped like distances_block.
+void correlations_block(const MetricData& data, std::span<const QueryRow> queries, size_t begin,
+                        size_t end, double* out);
+
 /// Name of the target the dispatcher chose on this CPU ("AVX3", "AVX2", "EMU128", ...).
 std::string simd_target_name();
 

@@ -362,10 +362,12 @@ class Validator {
               ? BatchOrder::natural
               : BatchOrder::hilbert;
     }
-    if (v.contains("pivots")) {
+    // `auto` (the default): the documented rule of each index (tree/hilbert_index.hpp).
+    const auto is_auto = [](const nlohmann::json& x) { return x.is_string() && x == "auto"; };
+    if (v.contains("pivots") && !is_auto(v["pivots"])) {
       s.build.pivots = uint_in(v["pivots"], "build.pivots", 0, kMaxCount);
     }
-    if (v.contains("pivot_list")) {
+    if (v.contains("pivot_list") && !is_auto(v["pivot_list"])) {
       s.build.pivot_list = uint_in(v["pivot_list"], "build.pivot_list", 1, kMaxCount);
     }
   }

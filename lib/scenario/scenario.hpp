@@ -46,7 +46,7 @@ struct BuildSpec {
   BuildStrategy strategy = BuildStrategy::euclidean_hybrid;  // build.strategy
   size_t batch_size = 512;                                   // build.batch_size (>= 1)
   BatchOrder batch_order = BatchOrder::natural;              // build.batch_order
-  size_t pivots = 2048;      // build.pivots: residual pivot lists P (top tree nodes); 0 = none
+  size_t pivots = 0;         // build.pivots: residual pivot index P; 0 = `auto` (N / 16, <= 2,048)
   size_t pivot_list = 2048;  // build.pivot_list: nearest rows M kept per pivot (>= 1)
 };
 
@@ -58,8 +58,8 @@ struct QueryOptionsSpec {
                                     // this many pivot-search candidates (or best-first tree
                                     // evaluations); 0 = automatic (n / 5, n / 6)
   size_t seed_rows = 128;           // query.seed_rows: Euclidean-nearest rows evaluated first
-  size_t pivot_candidates = 8;      // query.pivot_candidates: nearest pivots tried per level
-  size_t bound_pivots = 4;          // query.bound_pivots: pivot windows intersected (>= 1)
+  size_t pivot_candidates = 24;     // query.pivot_candidates: Euclidean-nearest pivots evaluated
+  size_t bound_pivots = 16;         // query.bound_pivots: of them, the pivots of the bound
 };
 
 struct Scenario {

@@ -27,6 +27,9 @@ struct QueryCounters {
   uint64_t pivot_evals = 0;      // pivots evaluated to open their windows
   uint64_t candidate_evals = 0;  // window survivors
   uint64_t dense_evals = 0;      // dense fallback scans (and direct predecessor scans)
+  // Not distances: bound arithmetic of the Hilbert index (one per super group, group and point
+  // whose bound was computed; tree/hilbert_search.cpp).
+  uint64_t bound_evals = 0;
   std::array<uint64_t, kBlockBins> block_sizes{};  // histogram of evaluated tile sizes
 
   void add_block(uint64_t size) {
@@ -55,6 +58,7 @@ struct QueryCounters {
     fn("pivot_evals", pivot_evals);
     fn("candidate_evals", candidate_evals);
     fn("dense_evals", dense_evals);
+    fn("bound_evals", bound_evals);
   }
 
   QueryCounters& operator+=(const QueryCounters& o) {
@@ -74,6 +78,7 @@ struct QueryCounters {
     pivot_evals += o.pivot_evals;
     candidate_evals += o.candidate_evals;
     dense_evals += o.dense_evals;
+    bound_evals += o.bound_evals;
     for (int i = 0; i < kBlockBins; ++i) block_sizes[i] += o.block_sizes[i];
     return *this;
   }

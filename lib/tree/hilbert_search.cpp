@@ -1,0 +1,590 @@
+// Exact residual k-NN through the Hilbert-bound index (the argument and the rounding budget are
+// in hilbert_index.cpp). Per query:
+//  1. Seed: evaluate the `seed_rows` Euclidean-nearest admissible rows; their k-th distance
+//     bounds the true one from above (residual neighbours are spatially local, spec §9).
+//  2. Pivots: compute the signed rho to the `pivot_candidates` Euclidean-nearest pivots, keep
+//     the `bound_pivots` of largest |rho|, and solve for beta (Cholesky of G + lambda I: any
+//     beta gives a valid bound, the regularisation only keeps it tight and finite).
+//  3. Bound passes: super groups, then the groups of live super groups, then the cheap form per
+//     point of live groups, then the full form on its survivors.
+//  4. Evaluate the candidates by descending bound in tiles; after each tile the k-th distance
+//     has only shrunk, so the remaining candidates are re-tested against it.
+// Plan: a query without k admissible seeds, a predecessor query with few predecessors, or one
+// whose bound leaves more than `scan_after` candidates goes to the blocked scan (dense_scan.hpp),
+// which shares each loaded row among a block of such queries. The choice is a function of the
+// query and the index only (counted work, never timings), so counters are reproducible.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "core/parallel.hpp"
+#include "metric/distance_kernels.hpp"
+#include "tree/coord_index.hpp"
+#include "tree/dense_scan.hpp"
+#include "tree/hilbert_index.hpp"
+#include "tree/pivot_search.hpp"
+
+namespace ctb {
+namespace {
+
+constexpr size_t kTile = 32;        // candidates per distances_to_rows call
+constexpr size_t kQueryChunk = 16;  // queries per parallel task (neighbours in Hilbert order)
+constexpr size_t kMaxPivots = 64;   // bound_pivots cap (the small dense algebra is n^2, n^3)
+constexpr double kEps = 2.3e-16;    // 2^-52 with a margin: one rounding of a double
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+struct Candidate {
+  double margin;  // bound minus the admission threshold's rho-independent part
+  double e;       // 1 / sqrt(p) of the row
+  int32_t row;
+};
+
+struct Scratch {
+  TopK topk;
+  std::vector<uint32_t> mark;  // per row: == stamp when evaluated for this query
+  uint32_t stamp = 0;
+  std::vector<size_t> near;
+  std::vector<double> near_d2;
+  std::vector<int32_t> tile;
+  std::vector<double> tile_d;
+  std::vector<double> waste;
+  double sink = 0.0;
+  std::vector<int32_t> piv_rows;
+  std::vector<double> piv_rho;
+  std::vector<size_t> piv_order;
+  // The bound of one query (n pivots).
+  size_t nb = 0;
+  std::vector<size_t> pa;  // chosen pivots
+  std::vector<double> L;   // Cholesky factor of G + lambda I, n x n row-major
+  std::vector<double> beta, res, t, gsub, w, y, gam, fy;
+  // Full form, per query: M = L^-1, and per row i of M: sum |M_ia| (m1), sum |M_ia| e_a (me),
+  // sum |M_ia| t_a (mt); wres = M (r_q - G beta).
+  std::vector<double> M, m1, me, mt, wres;
+  std::vector<double> R, Cm;  // per group: the survivors' rows (n x 64) and M R
+  std::vector<double> acc_hi, acc_lo;
+  std::vector<uint32_t> live_super, live_group;
+  std::vector<Candidate> cands;
+  std::vector<size_t> scan;  // queries handed to the blocked scan
+  QueryCounters counters;
+};
+
+// Cholesky of the n x n row-major `a` into `l` (lower); false if not positive definite.
+bool cholesky(const double* a, size_t n, double* l) {
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j <= i; ++j) {
+      double s = a[i * n + j];
+      for (size_t t = 0; t < j; ++t) s -= l[i * n + t] * l[j * n + t];
+      if (i == j) {
+        if (!(s > 0.0)) return false;
+        l[i * n + i] = std::sqrt(s);
+      } else {
+        l[i * n + j] = s / l[j * n + j];
+      }
+    }
+    for (size_t j = i + 1; j < n; ++j) l[i * n + j] = 0.0;
+  }
+  return true;
+}
+
+// x = (L L^T)^-1 b, y scratch.
+void chol_solve(const double* l, size_t n, const double* b, double* y, double* x) {
+  for (size_t i = 0; i < n; ++i) {
+    double s = b[i];
+    for (size_t t = 0; t < i; ++t) s -= l[i * n + t] * y[t];
+    y[i] = s / l[i * n + i];
+  }
+  for (size_t i = n; i-- > 0;) {
+    double s = y[i];
+    for (size_t t = i + 1; t < n; ++t) s -= l[t * n + i] * x[t];
+    x[i] = s / l[i * n + i];
+  }
+}
+
+struct QueryBound {
+  double s_plus = 1.0;   // upper bound on s(beta)
+  double a_const = 0.0;  // rho-independent slack (quantisation, rounding)
+  double b_coef = 0.0;   // slack per unit of e_j
+  double cq = 0.0;       // rho_error
+  double b1 = 0.0;       // |beta|_1
+  double dn = 0.0;       // bound on the spectral norm of M G M^T - I
+  double m1max = 0.0;    // max_i m1_i
+};
+
+class Searcher {
+ public:
+  Searcher(const HilbertIndex& ix, const MetricData& data, const HilbertSearchOptions& o,
+           size_t scan_after)
+      : ix_(ix), data_(data), o_(o), scan_after_(scan_after) {}
+
+  // Answers q into s.topk; false = hand it to the blocked scan (why in `reason`).
+  bool search(const QueryRow& q, Scratch& s, int& reason) const {
+    QueryCounters& ct = s.counters;
+    s.topk.reset(o_.k);
+    if (++s.stamp == 0) {
+      std::fill(s.mark.begin(), s.mark.end(), 0u);
+      s.stamp = 1;
+    }
+    const size_t n = ix_.n;
+    const bool pred = o_.predecessor;
+    // Few predecessors: the scan of rows [0, q.id) is cheaper than any bound.
+    if (pred && q.id >= 0 && static_cast<size_t>(q.id) <= std::max(8 * o_.seed_rows, n / 64)) {
+      reason = 1;
+      return false;
+    }
+    const auto admissible = [&](size_t row) { return !pred || data_.ids[row] < q.id; };
+
+    // 1. Seeds.
+    uint64_t evals = 0;
+    size_t want = std::min(n, std::max(o_.seed_rows, o_.k));
+    for (size_t grow = 0; grow < 3 && !s.topk.full(); ++grow, want = std::min(n, want * 2)) {
+      s.near.resize(want);
+      s.near_d2.resize(want);
+      const size_t got = nearest_by_coords(ix_.coords->all_nodes(), q.coords, want, s.near.data(),
+                                           s.near_d2.data());
+      s.tile.clear();
+      for (size_t i = 0; i < got; ++i) {
+        const size_t row = s.near[i];
+        if (s.mark[row] == s.stamp || !admissible(row)) continue;
+        s.mark[row] = s.stamp;
+        s.tile.push_back(static_cast<int32_t>(row));
+      }
+      evaluate(q, s, s.tile.size());
+      evals += s.tile.size();
+      ct.seed_evals += s.tile.size();
+      if (want == n) break;
+    }
+    if (!s.topk.full()) {
+      ct.distance_evals += evals;
+      reason = 2;
+      return false;
+    }
+
+    // 2. Pivots: signed rho to the Euclidean-nearest ones (they are rows: offered too).
+    const size_t C = std::min(ix_.pivots, std::max<size_t>(1, o_.pivot_candidates));
+    s.near.resize(C);
+    s.near_d2.resize(C);
+    const size_t gotp =
+        nearest_by_coords(ix_.coords->pivots(), q.coords, C, s.near.data(), s.near_d2.data());
+    s.piv_rows.resize(gotp);
+    s.piv_rho.resize(gotp);
+    for (size_t i = 0; i < gotp; ++i) s.piv_rows[i] = ix_.pivot_row[s.near[i]];
+    correlations_to_rows(data_, q, s.piv_rows, s.piv_rho.data());
+    for (double extra = o_.inject_slowdown - 1.0; extra > 0.0; extra -= 1.0) {
+      s.waste.resize(gotp);
+      correlations_to_rows(data_, q, s.piv_rows, s.waste.data());
+      s.sink += s.waste[0];
+    }
+    evals += gotp;
+    ct.pivot_evals += gotp;
+    ct.add_block(gotp);
+    for (size_t i = 0; i < gotp; ++i) {
+      const auto row = static_cast<size_t>(s.piv_rows[i]);
+      if (s.mark[row] == s.stamp) continue;
+      s.mark[row] = s.stamp;
+      if (!admissible(row)) {
+        ++ct.predecessor_filtered;
+        continue;
+      }
+      // The same bits as distances_to_rows: the kernel's own finish of this rho.
+      const double d = std::sqrt(std::max(0.0, 1.0 - std::abs(s.piv_rho[i])));
+      if (s.topk.push(d, data_.ids[row])) ++ct.yields;
+    }
+    s.piv_order.resize(gotp);
+    std::iota(s.piv_order.begin(), s.piv_order.end(), size_t{0});
+    std::sort(s.piv_order.begin(), s.piv_order.end(), [&](size_t a, size_t b) {
+      const double ra = std::abs(s.piv_rho[a]), rb = std::abs(s.piv_rho[b]);
+      return ra != rb ? ra > rb : a < b;
+    });
+    const size_t nb = std::min({gotp, std::max<size_t>(1, o_.bound_pivots), kMaxPivots});
+    QueryBound qb = setup_bound(q, s, nb);
+
+    // 3. Bound passes.
+    collect(q, s, qb);
+    if (s.cands.size() > scan_after_) {
+      ct.distance_evals += evals;
+      reason = 3;
+      return false;
+    }
+
+    // 4. Candidates, most promising first; re-tested as kth shrinks.
+    std::sort(s.cands.begin(), s.cands.end(), [](const Candidate& a, const Candidate& b) {
+      return a.margin != b.margin ? a.margin > b.margin : a.row < b.row;
+    });
+    size_t next = 0;
+    while (next < s.cands.size()) {
+      const double thr = threshold(s.topk.kth());
+      s.tile.clear();
+      while (next < s.cands.size() && s.tile.size() < kTile) {
+        const Candidate& c = s.cands[next++];
+        if (c.margin + qb.b_coef * c.e < thr) continue;  // cannot reach the current kth
+        s.tile.push_back(c.row);
+      }
+      if (s.tile.empty()) break;
+      evaluate(q, s, s.tile.size());
+      evals += s.tile.size();
+      ct.candidate_evals += s.tile.size();
+    }
+    ct.distance_evals += evals;
+    return true;
+  }
+
+ private:
+  // |rho| a row needs to be able to enter the top k at k-th distance kth (its computed distance
+  // sqrt(1 - |rho|) <= kth), less the rounding of that test.
+  static double threshold(double kth) {
+    return kth == kInf ? -kInf : 1.0 - kth * kth * (1.0 + 4.0 * kEps) - 1e-12;
+  }
+
+  void evaluate(const QueryRow& q, Scratch& s, size_t count) const {
+    if (count == 0) return;
+    if (s.tile_d.size() < count) s.tile_d.resize(count);
+    evaluate_nodes(data_, q, s.tile.data(), count, s.tile_d.data(), o_.inject_slowdown, s.waste,
+                   s.sink, s.counters);
+    ++s.counters.frontier_levels;
+    for (size_t i = 0; i < count; ++i) {
+      const auto row = static_cast<size_t>(s.tile[i]);
+      s.mark[row] = s.stamp;
+      if (s.topk.push(s.tile_d[i], data_.ids[row])) ++s.counters.yields;
+    }
+  }
+
+  QueryBound setup_bound(const QueryRow& q, Scratch& s, size_t nb) const {
+    const size_t P = ix_.pivots;
+    s.nb = nb;
+    s.pa.resize(nb);
+    s.gsub.resize(nb * nb);
+    s.L.resize(nb * nb);
+    s.beta.resize(nb);
+    s.res.resize(nb);
+    s.t.resize(nb);
+    s.w.resize(nb);
+    s.y.resize(nb);
+    s.gam.resize(nb);
+    std::vector<double>& rq = s.w;  // r_q of the chosen pivots
+    for (size_t i = 0; i < nb; ++i) {
+      s.pa[i] = s.near[s.piv_order[i]];
+      rq[i] = s.piv_rho[s.piv_order[i]];
+    }
+    for (size_t i = 0; i < nb; ++i)
+      for (size_t j = 0; j < nb; ++j) s.gsub[i * nb + j] = ix_.gram[s.pa[i] * P + s.pa[j]];
+    // G + lambda I: lambda grows until the factor exists (duplicate pivots make G singular).
+    std::vector<double>& a = s.gam;  // reused below; the factor input is rebuilt per try
+    a.resize(nb * nb);
+    for (double lambda = 1e-9 * static_cast<double>(nb);; lambda *= 100.0) {
+      a = s.gsub;
+      for (size_t i = 0; i < nb; ++i) a[i * nb + i] += lambda;
+      if (cholesky(a.data(), nb, s.L.data())) break;
+    }
+    s.gam.resize(nb);
+    s.fy.resize(nb);
+    chol_solve(s.L.data(), nb, rq.data(), s.y.data(), s.beta.data());
+    QueryBound qb;
+    const double c = ix_.rho_error;
+    const double eq = 1.0 / std::sqrt(q.p);
+    double b1 = 0.0, ae = 0.0, btr = 0.0, bgb = 0.0;
+    for (size_t i = 0; i < nb; ++i) {
+      b1 += std::abs(s.beta[i]);
+      ae += std::abs(s.beta[i]) * ix_.pivot_inv_sqrt_p[s.pa[i]];
+      btr += s.beta[i] * rq[i];
+      double gb = 0.0;
+      for (size_t j = 0; j < nb; ++j) gb += s.gsub[i * nb + j] * s.beta[j];
+      bgb += s.beta[i] * gb;
+      s.res[i] = rq[i] - gb;  // r_q - G beta: ~lambda beta
+    }
+    const double s2 = 1.0 - 2.0 * btr + bgb;
+    const double s2_err = 2.0 * (c * eq * ae + 4.0 * kEps * b1) + c * ae * ae +
+                          4.0 * kEps * b1 * b1 + c * eq * eq + 1e-12 * (1.0 + b1) * (1.0 + b1);
+    qb.s_plus = std::sqrt(std::max(0.0, s2 + s2_err));
+    qb.a_const = b1 * kRhoStep + 4.0 * kEps * b1 + 1e-12 * (1.0 + b1) + 8.0 * kEps;
+    qb.b_coef = c * (ae + eq);
+    qb.cq = c;
+    qb.b1 = b1;
+    // t_a: the error of (r_q - G beta)_a.
+    for (size_t i = 0; i < nb; ++i)
+      s.t[i] = std::abs(s.res[i]) + c * ix_.pivot_inv_sqrt_p[s.pa[i]] * (eq + ae) +
+               4.0 * kEps * (1.0 + b1);
+    // M = L^-1 (any M keeps the bound valid: gamma := M^T c is just a choice) and its sums.
+    s.M.assign(nb * nb, 0.0);
+    for (size_t col = 0; col < nb; ++col)
+      for (size_t i = col; i < nb; ++i) {
+        double v = i == col ? 1.0 : 0.0;
+        for (size_t t2 = col; t2 < i; ++t2) v -= s.L[i * nb + t2] * s.M[t2 * nb + col];
+        s.M[i * nb + col] = v / s.L[i * nb + i];
+      }
+    s.m1.assign(nb, 0.0);
+    s.me.assign(nb, 0.0);
+    s.mt.assign(nb, 0.0);
+    s.wres.assign(nb, 0.0);
+    for (size_t i = 0; i < nb; ++i)
+      for (size_t a2 = 0; a2 <= i; ++a2) {
+        const double mv = s.M[i * nb + a2], am = std::abs(mv);
+        s.m1[i] += am;
+        s.me[i] += am * ix_.pivot_inv_sqrt_p[s.pa[a2]];
+        s.mt[i] += am * s.t[a2];
+        s.wres[i] += mv * s.res[a2];
+      }
+    for (size_t i = 0; i < nb; ++i) qb.m1max = std::max(qb.m1max, s.m1[i]);
+    // |M G M^T - I|_F, plus the rounding of computing it (2 n eps m1_i m1_j per entry).
+    double fro = 0.0;
+    for (size_t i = 0; i < nb; ++i)
+      for (size_t j = 0; j < nb; ++j) {
+        double v = 0.0;
+        for (size_t a2 = 0; a2 <= i; ++a2) {
+          double gm = 0.0;
+          for (size_t b2 = 0; b2 <= j; ++b2) gm += s.gsub[a2 * nb + b2] * s.M[j * nb + b2];
+          v += s.M[i * nb + a2] * gm;
+        }
+        if (i == j) v -= 1.0;
+        fro += v * v;
+      }
+    const double nd = static_cast<double>(nb);
+    qb.dn = std::sqrt(fro) + 4.0 * nd * nd * kEps * qb.m1max * qb.m1max;
+    // Scaled to the int16 units of the stored rows.
+    for (size_t i = 0; i < nb; ++i) s.y[i] = s.beta[i] / kRhoScale;
+    return qb;
+  }
+
+  // The cheap-form margin of a box [lo, hi] of beta^T r over the chosen pivots.
+  // Fills s.cands with every point whose bound reaches the current threshold.
+  void collect(const QueryRow& q, Scratch& s, const QueryBound& qb) const {
+    QueryCounters& ct = s.counters;
+    const size_t nb = s.nb;
+    const double* by = s.y.data();  // beta / kRhoScale
+    const double thr0 = threshold(s.topk.kth());
+    const double sp = qb.s_plus, c = qb.cq;
+    s.cands.clear();
+    // Super groups.
+    const size_t S = ix_.supers;
+    s.acc_hi.assign(S, 0.0);
+    s.acc_lo.assign(S, 0.0);
+    for (size_t i = 0; i < nb; ++i) {
+      const double b = by[i];
+      const int16_t* lo = ix_.super_lo.data() + s.pa[i] * S;
+      const int16_t* hi = ix_.super_hi.data() + s.pa[i] * S;
+      double* ah = s.acc_hi.data();
+      double* al = s.acc_lo.data();
+      for (size_t g = 0; g < S; ++g) {
+        const double u = b * lo[g], v = b * hi[g];
+        ah[g] += std::max(u, v);
+        al[g] += std::min(u, v);
+      }
+    }
+    ct.bound_evals += S;
+    s.live_super.clear();
+    for (size_t g = 0; g < S; ++g) {
+      const double e = ix_.super_inv_sqrt_p[g];
+      const double ub = std::max(std::abs(s.acc_hi[g]), std::abs(s.acc_lo[g])) + qb.a_const +
+                        qb.b_coef * e + sp * (1.0 + c * e * e);
+      if (ub >= thr0) s.live_super.push_back(static_cast<uint32_t>(g));
+    }
+    // Groups of live super groups.
+    const size_t per = ix_.super_size / ix_.group_size, NG = ix_.groups;
+    s.live_group.clear();
+    double gh[64], gl[64];
+    for (uint32_t sg : s.live_super) {
+      const size_t g0 = sg * per, g1 = std::min(NG, g0 + per), len = g1 - g0;
+      std::fill_n(gh, len, 0.0);
+      std::fill_n(gl, len, 0.0);
+      for (size_t i = 0; i < nb; ++i) {
+        const double b = by[i];
+        const int16_t* lo = ix_.group_lo.data() + s.pa[i] * NG + g0;
+        const int16_t* hi = ix_.group_hi.data() + s.pa[i] * NG + g0;
+        for (size_t g = 0; g < len; ++g) {
+          const double u = b * lo[g], v = b * hi[g];
+          gh[g] += std::max(u, v);
+          gl[g] += std::min(u, v);
+        }
+      }
+      ct.bound_evals += len;
+      for (size_t g = 0; g < len; ++g) {
+        const double e = ix_.group_inv_sqrt_p[g0 + g];
+        const double ub = std::max(std::abs(gh[g]), std::abs(gl[g])) + qb.a_const + qb.b_coef * e +
+                          sp * (1.0 + c * e * e);
+        if (ub >= thr0) s.live_group.push_back(static_cast<uint32_t>(g0 + g));
+      }
+    }
+    // Points of live groups: the cheap form, then the full form on its survivors (together,
+    // so the loops run over the survivors of a group).
+    const size_t n = ix_.n, G = ix_.group_size;
+    const bool pred = o_.predecessor;
+    const double nd = static_cast<double>(nb);
+    double mid[64], ecol[64];
+    uint32_t sel[64];
+    s.R.resize(nb * 64);
+    s.Cm.resize(nb * 64);
+    for (uint32_t g : s.live_group) {
+      const size_t p0 = g * G, len = std::min(n, p0 + G) - p0;
+      std::fill_n(mid, len, 0.0);
+      for (size_t i = 0; i < nb; ++i) {
+        const double b = by[i];
+        const int16_t* r = ix_.rho.data() + s.pa[i] * n + p0;
+        for (size_t j = 0; j < len; ++j) mid[j] += b * r[j];
+      }
+      ct.bound_evals += len;
+      const double* ep = ix_.pos_inv_sqrt_p.data() + p0;
+      size_t cnt = 0;
+      for (size_t j = 0; j < len; ++j) {
+        const double e = ep[j];
+        const double cheap = std::abs(mid[j]) + qb.a_const + sp * (1.0 + c * e * e);
+        if (cheap + qb.b_coef * e < thr0) continue;
+        const auto row = static_cast<size_t>(ix_.order[p0 + j]);
+        if (s.mark[row] == s.stamp) continue;  // evaluated already
+        if (pred && data_.ids[row] >= q.id) continue;
+        sel[cnt] = static_cast<uint32_t>(j);
+        mid[cnt] = mid[j];  // cnt <= j: compacted in place
+        ecol[cnt] = e;
+        ++cnt;
+      }
+      if (cnt == 0) continue;
+      // R = the survivors' rows (rho), C = M R (M lower triangular).
+      double* R = s.R.data();
+      double* Cm = s.Cm.data();
+      for (size_t i = 0; i < nb; ++i) {
+        const int16_t* r = ix_.rho.data() + s.pa[i] * n + p0;
+        for (size_t k2 = 0; k2 < cnt; ++k2) R[i * 64 + k2] = r[sel[k2]] / kRhoScale;
+      }
+      for (size_t i = 0; i < nb; ++i) {
+        double* ci = Cm + i * 64;
+        std::fill_n(ci, cnt, 0.0);
+        for (size_t t2 = 0; t2 <= i; ++t2) {
+          const double mv = s.M[i * nb + t2];
+          const double* rt = R + t2 * 64;
+          for (size_t k2 = 0; k2 < cnt; ++k2) ci[k2] += mv * rt[k2];
+        }
+      }
+      double c1[64], cc[64], g1[64], ge[64], gt[64], gres[64];
+      std::fill_n(c1, cnt, 0.0);
+      std::fill_n(cc, cnt, 0.0);
+      std::fill_n(g1, cnt, 0.0);
+      std::fill_n(ge, cnt, 0.0);
+      std::fill_n(gt, cnt, 0.0);
+      std::fill_n(gres, cnt, 0.0);
+      for (size_t i = 0; i < nb; ++i) {
+        const double* ci = Cm + i * 64;
+        const double m1 = s.m1[i], me = s.me[i], mt = s.mt[i], wr = s.wres[i];
+        for (size_t k2 = 0; k2 < cnt; ++k2) {
+          const double v = ci[k2], av = std::abs(v);
+          c1[k2] += av;
+          cc[k2] += v * v;
+          g1[k2] += av * m1;
+          ge[k2] += av * me;
+          gt[k2] += av * mt;
+          gres[k2] += v * wr;
+        }
+      }
+      for (size_t k2 = 0; k2 < cnt; ++k2) {
+        const double e = ecol[k2];
+        // s_j(gamma)^2 <= |e_j|^2 - 2 gamma.r + gamma^T G gamma (+ the errors of r~ and G);
+        // gamma.r = c.(M r~) = |c|^2 up to n eps g1, gamma^T G gamma <= (1 + dn) |c|^2.
+        const double sj2 = (1.0 + c * e * e) - cc[k2] * (1.0 - qb.dn) + 2.0 * nd * kEps * g1[k2] +
+                           2.0 * (g1[k2] * (kRhoStep + 4.0 * kEps) + c * e * ge[k2]) +
+                           c * ge[k2] * ge[k2] + 4.0 * kEps * g1[k2] * g1[k2] +
+                           8.0 * nd * kEps * (g1[k2] * g1[k2] + c1[k2] * c1[k2]) +
+                           1e-12 * (1.0 + g1[k2]) * (1.0 + g1[k2]);
+        const double sj = std::sqrt(std::max(0.0, sj2));
+        const double full = std::abs(mid[k2] + gres[k2]) + qb.a_const + gt[k2] + sp * sj +
+                            1e-12 * (1.0 + g1[k2]) * (1.0 + qb.b1);
+        const double cheap = std::abs(mid[k2]) + qb.a_const + sp * (1.0 + c * e * e);
+        const double margin = std::min(cheap, full);
+        if (margin + qb.b_coef * e < thr0) continue;
+        s.cands.push_back({margin, e, ix_.order[p0 + sel[k2]]});
+      }
+    }
+  }
+
+  const HilbertIndex& ix_;
+  const MetricData& data_;
+  const HilbertSearchOptions& o_;
+  size_t scan_after_;
+};
+
+}  // namespace
+
+KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
+                      std::span<const QueryRow> queries, const HilbertSearchOptions& options,
+                      QueryCounters* counters, HilbertPlan* plan) {
+  KnnResult out;
+  out.resize(queries.size(), options.k);
+  QueryCounters total;
+  HilbertPlan pl;
+  const size_t n = ix.n;
+  if (options.per_query_evals) std::fill_n(options.per_query_evals, queries.size(), uint64_t{0});
+  if (options.k == 0 || n == 0 || queries.empty()) {
+    total.queries = queries.size();
+    if (counters) *counters = total;
+    if (plan) *plan = pl;
+    return out;
+  }
+  const size_t scan_after =
+      options.scan_after > 0 ? options.scan_after : std::max<size_t>(64, n / 5);
+  const Searcher searcher(ix, data, options, scan_after);
+
+  // Queries in the Hilbert order of their own point (fresh points after, in input order):
+  // neighbours in a task share pivots, groups and rows in cache.
+  std::vector<size_t> order(queries.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::vector<int64_t> key(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const int64_t id = queries[i].id;
+    key[i] = id >= 0 && id < static_cast<int64_t>(n) ? ix.position[static_cast<size_t>(id)]
+                                                     : static_cast<int64_t>(n + i);
+  }
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return key[a] != key[b] ? key[a] < key[b] : a < b; });
+
+  const int threads = std::max(1, options.threads);
+  const size_t tasks = (queries.size() + kQueryChunk - 1) / kQueryChunk;
+  std::vector<Scratch> scratch(static_cast<size_t>(std::min<size_t>(threads, tasks)));
+  for (Scratch& s : scratch) s.mark.assign(n, 0);
+  std::vector<uint8_t> reason(queries.size(), 0);
+  parallel_for(tasks, threads, options.cancel, [&](size_t task, int worker) {
+    Scratch& s = scratch[static_cast<size_t>(worker)];
+    const size_t lo = task * kQueryChunk, hi = std::min(queries.size(), lo + kQueryChunk);
+    for (size_t i = lo; i < hi; ++i) {
+      const size_t qi = order[i];
+      const uint64_t before = s.counters.distance_evals;
+      int why = 0;
+      if (searcher.search(queries[qi], s, why)) {
+        s.topk.write(out, qi);
+      } else {
+        s.scan.push_back(qi);
+        reason[qi] = static_cast<uint8_t>(why);
+      }
+      if (options.per_query_evals) options.per_query_evals[qi] = s.counters.distance_evals - before;
+    }
+  });
+  std::vector<size_t> scan;
+  for (Scratch& s : scratch) {
+    scan.insert(scan.end(), s.scan.begin(), s.scan.end());
+    total += s.counters;
+  }
+  for (size_t qi : scan) {
+    if (reason[qi] == 1) ++pl.scan_small_pred;
+    if (reason[qi] == 2) ++pl.scan_no_seed;
+    if (reason[qi] == 3) ++pl.scan_cost;
+  }
+  pl.scan_queries = scan.size();
+  pl.index_queries = queries.size() - scan.size();
+  if (!scan.empty()) {
+    DenseScanOptions ds;
+    ds.k = options.k;
+    ds.predecessor = options.predecessor;
+    ds.threads = threads;
+    ds.inject_slowdown = options.inject_slowdown;
+    ds.cancel = options.cancel;
+    ds.per_query_evals = options.per_query_evals;
+    QueryCounters dc;
+    dense_scan(data, queries, scan, ds, dc, out);
+    total += dc;
+  }
+  double sink = 0.0;
+  for (Scratch& s : scratch) sink += s.sink;
+  [[maybe_unused]] volatile double slowdown_sink = sink;
+  total.queries = queries.size();
+  if (counters) *counters = total;
+  if (plan) *plan = pl;
+  return out;
+}
+
+}  // namespace ctb
