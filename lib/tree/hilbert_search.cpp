@@ -40,6 +40,11 @@ struct Candidate {
   int32_t row;
 };
 
+// The full form's per-point sums of one group's survivors (full_form_sums).
+struct FullSums {
+  double c1[64], cc[64], g1[64], ge[64], gt[64], gres[64];
+};
+
 struct Scratch {
   TopK topk;
   std::vector<uint32_t> mark;  // per row: == stamp when evaluated for this query
@@ -62,6 +67,7 @@ struct Scratch {
   // sum |M_ia| t_a (mt); wres = M (r_q - G beta).
   std::vector<double> M, m1, me, mt, wres;
   std::vector<double> R, Cm;  // per group: the survivors' rows (n x 64) and M R
+  FullSums sums;
   std::vector<double> acc_hi, acc_lo;
   std::vector<uint32_t> live_super, live_group;
   std::vector<Candidate> cands;
@@ -98,6 +104,77 @@ void chol_solve(const double* l, size_t n, const double* b, double* y, double* x
     double s = y[i];
     for (size_t t = i + 1; t < n; ++t) s -= l[t * n + i] * x[t];
     x[i] = s / l[i * n + i];
+  }
+}
+
+// The bound's hot loops, compiled for AVX-512, AVX2 and the baseline and chosen at load time.
+// They run across points (groups), never reduce within a vector, and fp-contract is off, so
+// every target gives the same bits (counters do not depend on the CPU).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CTB_BOUND_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CTB_BOUND_CLONES
+#endif
+
+// ah[g] += max(b_i lo, b_i hi), al[g] += min(...) over the chosen pivots' box ranges.
+CTB_BOUND_CLONES void accumulate_box(const double* b, const size_t* pa, size_t nb,
+                                     const int16_t* lo, const int16_t* hi, size_t stride,
+                                     size_t off, size_t len, double* ah, double* al) {
+  for (size_t i = 0; i < nb; ++i) {
+    const double bi = b[i];
+    const int16_t* l = lo + pa[i] * stride + off;
+    const int16_t* h = hi + pa[i] * stride + off;
+    for (size_t g = 0; g < len; ++g) {
+      const double u = bi * static_cast<double>(l[g]), v = bi * static_cast<double>(h[g]);
+      ah[g] += u > v ? u : v;
+      al[g] += u < v ? u : v;
+    }
+  }
+}
+
+// mid[j] = sum_i b_i rho_i(p0 + j).
+CTB_BOUND_CLONES void accumulate_mid(const double* b, const size_t* pa, size_t nb,
+                                     const int16_t* rho, size_t n, size_t p0, size_t len,
+                                     double* mid) {
+  for (size_t j = 0; j < len; ++j) mid[j] = 0.0;
+  for (size_t i = 0; i < nb; ++i) {
+    const double bi = b[i];
+    const int16_t* r = rho + pa[i] * n + p0;
+    for (size_t j = 0; j < len; ++j) mid[j] += bi * static_cast<double>(r[j]);
+  }
+}
+
+// The full form's per-point sums for cnt survivors (columns of R, stride 64): C = M R with M
+// lower triangular, then |C|_1, |C|^2 and the weighted sums of |C|.
+CTB_BOUND_CLONES void full_form_sums(const double* M, size_t nb, const double* R, size_t cnt,
+                                     const double* m1, const double* me, const double* mt,
+                                     const double* wres, double* C, FullSums& f) {
+  for (size_t k = 0; k < cnt; ++k) {
+    f.c1[k] = 0.0;
+    f.cc[k] = 0.0;
+    f.g1[k] = 0.0;
+    f.ge[k] = 0.0;
+    f.gt[k] = 0.0;
+    f.gres[k] = 0.0;
+  }
+  for (size_t i = 0; i < nb; ++i) {
+    double* ci = C + i * 64;
+    for (size_t k = 0; k < cnt; ++k) ci[k] = 0.0;
+    for (size_t t = 0; t <= i; ++t) {
+      const double mv = M[i * nb + t];
+      const double* rt = R + t * 64;
+      for (size_t k = 0; k < cnt; ++k) ci[k] += mv * rt[k];
+    }
+    const double a1 = m1[i], ae = me[i], at = mt[i], wr = wres[i];
+    for (size_t k = 0; k < cnt; ++k) {
+      const double v = ci[k], av = v < 0.0 ? -v : v;
+      f.c1[k] += av;
+      f.cc[k] += v * v;
+      f.g1[k] += av * a1;
+      f.ge[k] += av * ae;
+      f.gt[k] += av * at;
+      f.gres[k] += v * wr;
+    }
   }
 }
 
@@ -358,18 +435,8 @@ class Searcher {
     const size_t S = ix_.supers;
     s.acc_hi.assign(S, 0.0);
     s.acc_lo.assign(S, 0.0);
-    for (size_t i = 0; i < nb; ++i) {
-      const double b = by[i];
-      const int16_t* lo = ix_.super_lo.data() + s.pa[i] * S;
-      const int16_t* hi = ix_.super_hi.data() + s.pa[i] * S;
-      double* ah = s.acc_hi.data();
-      double* al = s.acc_lo.data();
-      for (size_t g = 0; g < S; ++g) {
-        const double u = b * lo[g], v = b * hi[g];
-        ah[g] += std::max(u, v);
-        al[g] += std::min(u, v);
-      }
-    }
+    accumulate_box(by, s.pa.data(), nb, ix_.super_lo.data(), ix_.super_hi.data(), S, 0, S,
+                   s.acc_hi.data(), s.acc_lo.data());
     ct.bound_evals += S;
     s.live_super.clear();
     for (size_t g = 0; g < S; ++g) {
@@ -386,16 +453,8 @@ class Searcher {
       const size_t g0 = sg * per, g1 = std::min(NG, g0 + per), len = g1 - g0;
       std::fill_n(gh, len, 0.0);
       std::fill_n(gl, len, 0.0);
-      for (size_t i = 0; i < nb; ++i) {
-        const double b = by[i];
-        const int16_t* lo = ix_.group_lo.data() + s.pa[i] * NG + g0;
-        const int16_t* hi = ix_.group_hi.data() + s.pa[i] * NG + g0;
-        for (size_t g = 0; g < len; ++g) {
-          const double u = b * lo[g], v = b * hi[g];
-          gh[g] += std::max(u, v);
-          gl[g] += std::min(u, v);
-        }
-      }
+      accumulate_box(by, s.pa.data(), nb, ix_.group_lo.data(), ix_.group_hi.data(), NG, g0, len,
+                     gh, gl);
       ct.bound_evals += len;
       for (size_t g = 0; g < len; ++g) {
         const double e = ix_.group_inv_sqrt_p[g0 + g];
@@ -415,12 +474,7 @@ class Searcher {
     s.Cm.resize(nb * 64);
     for (uint32_t g : s.live_group) {
       const size_t p0 = g * G, len = std::min(n, p0 + G) - p0;
-      std::fill_n(mid, len, 0.0);
-      for (size_t i = 0; i < nb; ++i) {
-        const double b = by[i];
-        const int16_t* r = ix_.rho.data() + s.pa[i] * n + p0;
-        for (size_t j = 0; j < len; ++j) mid[j] += b * r[j];
-      }
+      accumulate_mid(by, s.pa.data(), nb, ix_.rho.data(), n, p0, len, mid);
       ct.bound_evals += len;
       const double* ep = ix_.pos_inv_sqrt_p.data() + p0;
       size_t cnt = 0;
@@ -444,35 +498,10 @@ class Searcher {
         const int16_t* r = ix_.rho.data() + s.pa[i] * n + p0;
         for (size_t k2 = 0; k2 < cnt; ++k2) R[i * 64 + k2] = r[sel[k2]] / kRhoScale;
       }
-      for (size_t i = 0; i < nb; ++i) {
-        double* ci = Cm + i * 64;
-        std::fill_n(ci, cnt, 0.0);
-        for (size_t t2 = 0; t2 <= i; ++t2) {
-          const double mv = s.M[i * nb + t2];
-          const double* rt = R + t2 * 64;
-          for (size_t k2 = 0; k2 < cnt; ++k2) ci[k2] += mv * rt[k2];
-        }
-      }
-      double c1[64], cc[64], g1[64], ge[64], gt[64], gres[64];
-      std::fill_n(c1, cnt, 0.0);
-      std::fill_n(cc, cnt, 0.0);
-      std::fill_n(g1, cnt, 0.0);
-      std::fill_n(ge, cnt, 0.0);
-      std::fill_n(gt, cnt, 0.0);
-      std::fill_n(gres, cnt, 0.0);
-      for (size_t i = 0; i < nb; ++i) {
-        const double* ci = Cm + i * 64;
-        const double m1 = s.m1[i], me = s.me[i], mt = s.mt[i], wr = s.wres[i];
-        for (size_t k2 = 0; k2 < cnt; ++k2) {
-          const double v = ci[k2], av = std::abs(v);
-          c1[k2] += av;
-          cc[k2] += v * v;
-          g1[k2] += av * m1;
-          ge[k2] += av * me;
-          gt[k2] += av * mt;
-          gres[k2] += v * wr;
-        }
-      }
+      FullSums& f = s.sums;
+      full_form_sums(s.M.data(), nb, R, cnt, s.m1.data(), s.me.data(), s.mt.data(),
+                     s.wres.data(), Cm, f);
+      const double *c1 = f.c1, *cc = f.cc, *g1 = f.g1, *ge = f.ge, *gt = f.gt, *gres = f.gres;
       for (size_t k2 = 0; k2 < cnt; ++k2) {
         const double e = ecol[k2];
         // s_j(gamma)^2 <= |e_j|^2 - 2 gamma.r + gamma^T G gamma (+ the errors of r~ and G);
