@@ -449,7 +449,21 @@ class Searcher {
     const size_t per = ix_.super_size / ix_.group_size, NG = ix_.groups;
     s.live_group.clear();
     double gh[64], gl[64];
-    for (uint32_t sg : s.live_super) {
+    // The chosen pivots' ranges of a live super group are nb scattered cache lines (the
+    // quantised rows do not fit in cache at large N): fetched ahead so their misses overlap.
+    const auto prefetch_super = [&](size_t at) {
+      if (at >= s.live_super.size()) return;
+      const size_t g0 = s.live_super[at] * per;
+      for (size_t i = 0; i < nb; ++i) {
+        __builtin_prefetch(ix_.group_lo.data() + s.pa[i] * NG + g0);
+        __builtin_prefetch(ix_.group_hi.data() + s.pa[i] * NG + g0);
+      }
+    };
+    prefetch_super(0);
+    prefetch_super(1);
+    for (size_t at = 0; at < s.live_super.size(); ++at) {
+      const uint32_t sg = s.live_super[at];
+      prefetch_super(at + 2);
       const size_t g0 = sg * per, g1 = std::min(NG, g0 + per), len = g1 - g0;
       std::fill_n(gh, len, 0.0);
       std::fill_n(gl, len, 0.0);
@@ -472,7 +486,18 @@ class Searcher {
     uint32_t sel[64];
     s.R.resize(nb * 64);
     s.Cm.resize(nb * 64);
-    for (uint32_t g : s.live_group) {
+    const auto prefetch_group = [&](size_t at) {
+      if (at >= s.live_group.size()) return;
+      const size_t p0 = s.live_group[at] * G;
+      for (size_t i = 0; i < nb; ++i) __builtin_prefetch(ix_.rho.data() + s.pa[i] * n + p0);
+      __builtin_prefetch(ix_.pos_inv_sqrt_p.data() + p0);
+      __builtin_prefetch(ix_.order.data() + p0);
+    };
+    prefetch_group(0);
+    prefetch_group(1);
+    for (size_t at = 0; at < s.live_group.size(); ++at) {
+      const uint32_t g = s.live_group[at];
+      prefetch_group(at + 2);
       const size_t p0 = g * G, len = std::min(n, p0 + G) - p0;
       accumulate_mid(by, s.pa.data(), nb, ix_.rho.data(), n, p0, len, mid);
       ct.bound_evals += len;
