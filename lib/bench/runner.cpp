@@ -373,7 +373,11 @@ nlohmann::json tree_quality_json(const TreeStats& st, const QueryCounters* count
   j["pivot_list"] = st.pivot_list;
   j["pivot_cover_radius"] = st.pivot_cover_radius;
   j["tree_bytes"] = st.bytes;
+  if (!st.index.empty()) j["index"] = st.index;
+  if (!st.pivot_rule.empty()) j["pivot_rule"] = st.pivot_rule;
   if (counters != nullptr) {
+    j["dense_share"] = static_cast<double>(counters->dense_fallbacks) /
+                       static_cast<double>(std::max<uint64_t>(1, counters->queries));
     const double total = static_cast<double>(std::max<uint64_t>(1, counters->distance_evals));
     j["eval_share"] = {
         {"seed", static_cast<double>(counters->seed_evals) / total},
@@ -385,6 +389,27 @@ nlohmann::json tree_quality_json(const TreeStats& st, const QueryCounters* count
                                      counters->dense_evals) /
                      total}};
   }
+  return j;
+}
+
+nlohmann::json plan_json(const QueryCounters& c) {
+  const uint64_t nq = std::max<uint64_t>(1, c.queries);
+  const uint64_t scans = c.dense_fallbacks;
+  nlohmann::json j;
+  j["choice"] = scans == 0 ? "index" : scans >= c.queries ? "scan" : "mixed";
+  j["scan_share"] = static_cast<double>(scans) / static_cast<double>(nq);
+  std::string why;
+  if (scans == 0) {
+    why = "every query through the index: its bound left fewer candidates than a scan costs";
+  } else {
+    why = fmt::format(
+        "{} of {} queries scanned: {} where the bound left more candidates than a scan costs "
+        "(n / 5: a gathered evaluation costs ~5 block-kernel ones) or the batch is too small "
+        "for the index, {} without k admissible seeds, {} predecessor queries with few "
+        "predecessors",
+        scans, c.queries, c.scans_for_cost, c.scans_without_seeds, c.scans_of_predecessors);
+  }
+  j["why"] = why;
   return j;
 }
 
@@ -434,7 +459,11 @@ nlohmann::json summary_json(const RunResult& r) {
         j[std::string(name) + "_per_query"] = static_cast<double>(v) / nq;
       });
       j["block_sizes"] = c.block_sizes;
+      j["plan"] = plan_json(c);
     }
+  }
+  if (r.engine != Engine::tree) {
+    j["plan"] = {{"choice", "scan"}, {"scan_share", 1.0}, {"why", "the brute-force engine"}};
   }
   if (r.brute_seconds) {
     const double best = best_of(*r.brute_seconds);

@@ -1,5 +1,7 @@
 #include "bench/tree_engine.hpp"
 
+#include <fmt/format.h>
+
 #include <fstream>
 
 #include "bench/runner.hpp"
@@ -15,6 +17,7 @@ struct TreeEngine {
   CoverTree tree;          // Euclidean data: holds the box tree; empty for the pivot index
   const MetricData* data;  // the rows it was built from (dataset order; the caller keeps them)
   std::unique_ptr<HilbertIndex> pivot;  // residual data: the Hilbert-bound pivot index
+  bool pivots_forced = false;           // build.pivots was a number, not `auto`
 };
 
 void TreeEngineDeleter::operator()(TreeEngine* engine) const { delete engine; }
@@ -46,6 +49,7 @@ TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, 
   } else {
     HilbertIndexParams hp;
     hp.pivots = build.pivots;
+    engine->pivots_forced = build.pivots > 0;
     hp.threads = threads;
     hp.cancel = cancel;
     engine->pivot = std::make_unique<HilbertIndex>(build_hilbert_index(data, hp));
@@ -127,6 +131,13 @@ TreeStats tree_engine_stats(const TreeEngine& engine) {
   st.pivots = ix.pivots;
   st.pivot_list = ix.n;  // whole rows
   st.bytes = ix.memory_bytes();
+  st.index = "pivot";
+  st.pivot_rule = engine.pivots_forced
+                      ? fmt::format("forced: build.pivots = {}", ix.pivots)
+                      : fmt::format("auto: N / 16 = {}, within [64, 2048], a multiple of 32, "
+                                    "at most 2 GiB of int16 rows -> {} pivots x {} rows ({:.1f} MiB)",
+                                    ix.n / 16, ix.pivots, ix.n,
+                                    static_cast<double>(ix.pivots * ix.n * 2) / 1048576.0);
   return st;
 }
 

@@ -30,6 +30,10 @@ struct QueryCounters {
   // Not distances: bound arithmetic of the Hilbert index (one per super group, group and point
   // whose bound was computed; tree/hilbert_search.cpp).
   uint64_t bound_evals = 0;
+  // The plan's reasons for a blocked scan (Hilbert index; they sum to dense_fallbacks there):
+  uint64_t scans_for_cost = 0;         // the bound left more candidates than a scan costs
+  uint64_t scans_without_seeds = 0;    // fewer than k admissible seeds: no k-th bound
+  uint64_t scans_of_predecessors = 0;  // predecessor queries with few predecessors
   std::array<uint64_t, kBlockBins> block_sizes{};  // histogram of evaluated tile sizes
 
   void add_block(uint64_t size) {
@@ -59,6 +63,9 @@ struct QueryCounters {
     fn("candidate_evals", candidate_evals);
     fn("dense_evals", dense_evals);
     fn("bound_evals", bound_evals);
+    fn("scans_for_cost", scans_for_cost);
+    fn("scans_without_seeds", scans_without_seeds);
+    fn("scans_of_predecessors", scans_of_predecessors);
   }
 
   QueryCounters& operator+=(const QueryCounters& o) {
@@ -79,6 +86,9 @@ struct QueryCounters {
     candidate_evals += o.candidate_evals;
     dense_evals += o.dense_evals;
     bound_evals += o.bound_evals;
+    scans_for_cost += o.scans_for_cost;
+    scans_without_seeds += o.scans_without_seeds;
+    scans_of_predecessors += o.scans_of_predecessors;
     for (int i = 0; i < kBlockBins; ++i) block_sizes[i] += o.block_sizes[i];
     return *this;
   }

@@ -79,6 +79,9 @@ struct HilbertSearchOptions {
   // scan instead (0 = automatic: a gathered evaluation costs ~5 block-kernel ones, spec §12,
   // so n / 5).
   size_t scan_after = 0;
+  // Plan the batch too: scan every query when N is too small for the index to pay (tests of
+  // the search itself turn this off).
+  bool plan_batch = true;
   double inject_slowdown = 1.0;  // perf-gate self-test: repeat the distance work
   const CancelToken* cancel = nullptr;
   uint64_t* per_query_evals = nullptr;  // optional, queries.size() entries
@@ -91,6 +94,7 @@ struct HilbertPlan {
   uint64_t scan_small_pred = 0;  // of them: predecessor queries with few predecessors
   uint64_t scan_no_seed = 0;     // of them: fewer than k admissible seeds
   uint64_t scan_cost = 0;        // of them: the bound left more candidates than scan_after
+  uint64_t scan_batch = 0;       // of them: N too small for the index (the whole batch)
 };
 
 /// Exact k-NN of `queries` (rows into `data`, the rows the index was built from, or fresh rows

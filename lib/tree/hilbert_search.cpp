@@ -573,6 +573,12 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
   const size_t scan_after =
       options.scan_after > 0 ? options.scan_after : std::max<size_t>(64, n / 5);
   const Searcher searcher(ix, data, options, scan_after);
+  // The batch plan: a query through the index costs at least its seeds, pivots and ~k
+  // candidates as gathered evaluations (~5 block-kernel ones each, spec §12); when that is not
+  // well below a scan of every row, the whole batch is scanned.
+  const bool scan_all =
+      options.plan_batch &&
+      5 * (options.seed_rows + options.pivot_candidates + 2 * options.k) >= n;
 
   // Queries in the Hilbert order of their own point (fresh points after, in input order):
   // neighbours in a task share pivots, groups and rows in cache.
@@ -598,8 +604,8 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
     for (size_t i = lo; i < hi; ++i) {
       const size_t qi = order[i];
       const uint64_t before = s.counters.distance_evals;
-      int why = 0;
-      if (searcher.search(queries[qi], s, why)) {
+      int why = 4;
+      if (!scan_all && searcher.search(queries[qi], s, why)) {
         s.topk.write(out, qi);
       } else {
         s.scan.push_back(qi);
@@ -617,7 +623,11 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
     if (reason[qi] == 1) ++pl.scan_small_pred;
     if (reason[qi] == 2) ++pl.scan_no_seed;
     if (reason[qi] == 3) ++pl.scan_cost;
+    if (reason[qi] == 4) ++pl.scan_batch;
   }
+  total.scans_of_predecessors += pl.scan_small_pred;
+  total.scans_without_seeds += pl.scan_no_seed;
+  total.scans_for_cost += pl.scan_cost + pl.scan_batch;
   pl.scan_queries = scan.size();
   pl.index_queries = queries.size() - scan.size();
   if (!scan.empty()) {

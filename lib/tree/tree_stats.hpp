@@ -3,6 +3,7 @@
 // tree is shaped per level, what each build phase cost, and how the pivot lists cover the data.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "tree/cover_tree.hpp"
@@ -27,6 +28,8 @@ struct TreeStats {
   uint64_t pivot_list = 0;             // ... rows per list M
   double pivot_cover_radius = 0.0;     // ... max distance of a row to its nearest pivot
   uint64_t bytes = 0;                  // memory of the tree's arrays (rows, lists, index)
+  std::string index;                   // the index that answers (e.g. "pivot")
+  std::string pivot_rule;              // how its pivot count was chosen
 };
 
 TreeStats tree_stats(const CoverTree& tree);

@@ -172,6 +172,7 @@ void hilbert_matches_brute_force(bool thin) {
               o.pivot_candidates = (seed + scan) % 2 ? 3 : 24;
               o.bound_pivots = (k % 2) ? 2 : 16;
               o.threads = 1;
+              o.plan_batch = scan == 5;  // the batch plan scans every query at small n
               const std::string w = "n=" + std::to_string(n) + " seed=" + std::to_string(seed) +
                                     " P=" + std::to_string(P) + " k=" + std::to_string(k) +
                                     " pred=" + std::to_string(pred) +
