@@ -35,7 +35,7 @@ namespace {
 
 struct RunArgs {
   std::string scenario;
-  std::string engine = "tree";
+  std::string engine;
   int threads = 0;
   size_t repeat = 0;
   size_t warmup = 0;
@@ -64,9 +64,7 @@ CommandRunner add_run_command(CLI::App& app) {
   cmd->add_option("--scenario,-s", args->scenario,
                   "Built-in scenario name (see `list`) or path to a .yaml/.json scenario file")
       ->required();
-  cmd->add_option("--engine", args->engine, "Search engine: tree (exact cover tree) or brute")
-      ->check(CLI::IsMember({"tree", "brute"}))
-      ->capture_default_str();
+  add_engine_option(cmd, &args->engine);
   auto* threads = cmd->add_option("--threads,-t", args->threads,
                                   "Worker threads (default: the scenario's, else all cores)")
                       ->check(CLI::Range(1, 4096));
@@ -119,7 +117,7 @@ CommandRunner add_run_command(CLI::App& app) {
     const Scenario scenario = load_scenario(args->scenario);
     RunOptions options;
     options.per_query_telemetry = args->telemetry_queries;
-    options.engine = args->engine == "brute" ? Engine::brute : Engine::tree;
+    options.engine = engine_option(args->engine);
     if (threads->count() > 0) options.threads = args->threads;
     if (repeat->count() > 0) options.repeat = args->repeat;
     if (warmup->count() > 0) options.warmup = args->warmup;

@@ -7,10 +7,13 @@
 #include <vector>
 
 #include "audit/checks.hpp"
+#include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "fmt/format.h"
 #include "metric/distance_kernels.hpp"
+#include "scenario/scenario.hpp"
 #include "tree/cover_tree.hpp"
+#include "tree/euclid_knn.hpp"
 #include "tree/tree_knn.hpp"
 
 namespace ctb::audit {
@@ -245,28 +248,180 @@ std::vector<Check> check_tree(const CoverTree& t, int threads) {
   return checks;
 }
 
+Check check_pivot_lists(const CoverTree& t, size_t samples, int threads) {
+  const PivotLists& L = t.pivot_lists;
+  const size_t n = t.size(), P = L.count, M = L.list_size;
+  Problems shape;
+  if (P == 0) shape.add("the tree has no pivot lists");
+  if (L.pivot_node.size() != P || L.nodes.size() != P * M || L.dists.size() != P * M ||
+      L.outside.size() != P) {
+    shape.add(
+        fmt::format("arrays sized pivot_node {}, nodes {}, dists {}, outside {} for {} "
+                    "pivots x {} entries",
+                    L.pivot_node.size(), L.nodes.size(), L.dists.size(), L.outside.size(), P, M));
+  }
+  if (M == 0 || M > n) shape.add(fmt::format("list size {} outside [1, {}]", M, n));
+  if (shape.count > 0) return make("index.pivot_lists", false, shape.summary(""));
+
+  // Rows whose distance to each sampled pivot is evaluated for the outside bound.
+  constexpr size_t kMaxRows = 65536;
+  std::vector<int32_t> rows;
+  const size_t row_count = std::min(n, kMaxRows);
+  rows.reserve(row_count);
+  for (size_t i = 0; i < row_count; ++i) rows.push_back(static_cast<int32_t>(i * n / row_count));
+  const size_t S = std::min(std::max<size_t>(samples, 1), P);
+  const int workers = std::max(1, threads);
+  struct Stats {
+    Problems sorted, exact, outside;
+    double max_error = 0.0;
+    uint64_t entries = 0, outside_rows = 0;
+  };
+  std::vector<Stats> stats(static_cast<size_t>(workers));
+  parallel_for(S, workers, [&](size_t s, int worker) {
+    Stats& st = stats[static_cast<size_t>(worker)];
+    const size_t p = S == 1 ? 0 : s * (P - 1) / (S - 1);
+    const int32_t pivot = L.pivot_node[p];
+    if (pivot < 0 || static_cast<size_t>(pivot) >= n) {
+      st.sorted.add(fmt::format("pivot {}: node {} outside [0, {})", p, pivot, n));
+      return;
+    }
+    const int32_t* nodes = L.nodes.data() + p * M;
+    const double* dists = L.dists.data() + p * M;
+    std::vector<char> listed(n, 0);
+    bool nodes_ok = true;
+    for (size_t i = 0; i < M; ++i) {
+      if (nodes[i] < 0 || static_cast<size_t>(nodes[i]) >= n) {
+        st.sorted.add(
+            fmt::format("pivot {}: entry {} holds node {} outside [0, {})", p, i, nodes[i], n));
+        nodes_ok = false;
+        break;
+      }
+      if (listed[static_cast<size_t>(nodes[i])]++ > 0) {
+        st.sorted.add(fmt::format("pivot {}: node {} listed twice", p, nodes[i]));
+      }
+      if (i > 0 &&
+          !(dists[i - 1] < dists[i] || (dists[i - 1] == dists[i] && nodes[i - 1] < nodes[i]))) {
+        st.sorted.add(
+            fmt::format("pivot {}: entry {} (d {:.17g}, node {}) after (d {:.17g}, "
+                        "node {}): not sorted by (distance, node)",
+                        p, i, dists[i], nodes[i], dists[i - 1], nodes[i - 1]));
+      }
+    }
+    if (!nodes_ok) return;
+    const QueryRow q = query_row(t.rows, static_cast<size_t>(pivot));
+    std::vector<double> fresh(M);
+    distances_to_rows(t.rows, q, std::span<const int32_t>(nodes, M), fresh.data());
+    st.entries += M;
+    for (size_t i = 0; i < M; ++i) {
+      const double err = std::fabs(fresh[i] - dists[i]);
+      st.max_error = std::max(st.max_error, std::isnan(err) ? INFINITY : err);
+      if (!(err <= kIndexTolerance)) {
+        st.exact.add(
+            fmt::format("pivot {} (node {}): entry {} (node {}) stores {:.17g}, a fresh "
+                        "evaluation gives {:.17g}",
+                        p, pivot, i, nodes[i], dists[i], fresh[i]));
+      }
+    }
+    const double out = L.outside[p];
+    if (!(out >= dists[M - 1] - kIndexTolerance)) {
+      st.outside.add(
+          fmt::format("pivot {}: outside bound {:.17g} below the list's last "
+                      "distance {:.17g}",
+                      p, out, dists[M - 1]));
+    }
+    std::vector<double> d(rows.size());
+    distances_to_rows(t.rows, q, rows, d.data());
+    for (size_t r = 0; r < rows.size(); ++r) {
+      if (listed[static_cast<size_t>(rows[r])]) continue;
+      ++st.outside_rows;
+      if (!(d[r] >= out - kIndexTolerance)) {
+        st.outside.add(
+            fmt::format("pivot {} (node {}): node {} is not in the list but at "
+                        "distance {:.17g} < outside bound {:.17g}",
+                        p, pivot, rows[r], d[r], out));
+      }
+    }
+  });
+  Stats all;
+  for (const Stats& st : stats) {
+    all.sorted.merge(st.sorted);
+    all.exact.merge(st.exact);
+    all.outside.merge(st.outside);
+    all.max_error = std::max(all.max_error, st.max_error);
+    all.entries += st.entries;
+    all.outside_rows += st.outside_rows;
+  }
+  Problems problems = all.sorted;
+  problems.merge(all.exact);
+  problems.merge(all.outside);
+  return make("index.pivot_lists", problems.count == 0,
+              problems.summary(fmt::format(
+                  "{} of {} pivots sampled ({} entries each): sorted by (distance, node); stored "
+                  "distances equal a fresh evaluation (max |error| {:.3g}, tolerance {:.0e}); the "
+                  "outside bound holds for {} unlisted (pivot, row) pairs",
+                  S, P, M, all.max_error, kIndexTolerance, all.outside_rows)));
+}
+
 TreeRun run_tree(const MetricData& data, const TreeBuildParams& params,
                  std::span<const QueryRow> queries, const TreeQueryKnobs& query) {
-  const CoverTree tree = build_cover_tree(data, tree_build_options(params.spec, params.threads));
-
   TreeRun run;
-  run.depth = tree.depth();
-  TreeQueryOptions knobs = tree_query_options(query);
-  knobs.threads = params.threads;
-  run.answer = tree_knn(tree, queries, knobs);
-  // The dense fallback answers hard queries by a scan; without it every answer is the tree's.
-  knobs.dense_fallback_evals = std::numeric_limits<size_t>::max();
-  run.answer_no_fallback = tree_knn(tree, queries, knobs);
+  run.engine = resolve_engine(params.engine, data.kind);
+  if (run.engine == Engine::brute) {
+    throw InputError(
+        "engine 'brute': audit checks the index that answers, and the brute force has none");
+  }
+  int64_t depth = 0;
+  const TreeEnginePtr engine =
+      build_index_engine(data, run.engine, params.spec, params.threads, nullptr, &depth);
+  run.depth = static_cast<int32_t>(depth);
+  const CoverTree& tree = tree_engine_tree(*engine);
 
-  run.checks = check_tree(tree, params.threads);
+  // `run`'s query path (query_tree_engine: dataset-order rows for predecessor scans).
+  TreeQueryKnobs knobs = query;
+  knobs.threads = params.threads;
+  run.answer = query_tree_engine(*engine, queries, knobs, nullptr);
+  // The dense fallback answers hard queries by a scan; without it every answer is the index's.
+  knobs.dense_fallback_evals = std::numeric_limits<size_t>::max();
+  run.answer_no_fallback = query_tree_engine(*engine, queries, knobs, nullptr);
+
+  if (run.engine == Engine::pivot) {
+    run.checks.push_back(check_pivot_lists(tree, params.index_samples, params.threads));
+  }
+  if (run.engine == Engine::box) {
+    const std::vector<std::string> messages =
+        tree.euclid ? check_euclid_index(*tree.euclid, data)
+                    : std::vector<std::string>{"the engine holds no box index"};
+    run.checks.push_back(
+        make("index.box", messages.empty(),
+             messages.empty()
+                 ? fmt::format("check_euclid_index: every point in one leaf, tight boxes, children "
+                               "partition their parent, min ids correct ({} nodes, depth {})",
+                               tree.euclid->nodes(), tree.euclid->depth)
+                 : fmt::format("check_euclid_index reports {}{} problem{}; first: {}",
+                               messages.size() >= 50 ? "at least " : "", messages.size(),
+                               messages.size() == 1 ? "" : "s", messages.front())));
+  }
+  if (tree.size() == 0) return run;  // no cover tree was built (the box engine)
+
+  std::vector<Check> tree_checks = check_tree(tree, params.threads);
   const std::vector<std::string> messages = check_tree_invariants(tree);
-  run.checks.push_back(make(
+  tree_checks.push_back(make(
       "tree.module_invariants", messages.empty(),
       messages.empty()
           ? std::string("check_tree_invariants (the tree module's own checker) reports nothing")
           : fmt::format("check_tree_invariants reports {}{} problem{}; first: {}",
                         messages.size() >= 50 ? "at least " : "", messages.size(),
                         messages.size() == 1 ? "" : "s", messages.front())));
+  if (run.engine == Engine::cover_tree) {
+    // The cover tree answers: its invariants are the bounds its search prunes with.
+    size_t failed = 0;
+    for (const Check& c : tree_checks) failed += c.verdict == Verdict::fail ? 1 : 0;
+    run.checks.push_back(make("index.cover_tree", failed == 0,
+                              fmt::format("{} of {} tree.* invariant checks (radii, parent "
+                                          "bounds, levels, structure) fail",
+                                          failed, tree_checks.size())));
+  }
+  for (Check& c : tree_checks) run.checks.push_back(std::move(c));
   return run;
 }
 

@@ -205,5 +205,78 @@ TEST(RunTree, AnswersEqualBruteForce) {
   for (const Check& c : run.checks) EXPECT_EQ(c.verdict, Verdict::pass) << describe(run.checks);
 }
 
+// index.pivot_lists passes on the lists the library builds and fails when a stored entry is
+// corrupted: a distance nudged (no longer a fresh evaluation, and out of order), an entry
+// swapped for an unlisted row (the outside bound breaks), or a list out of order.
+TEST(PivotListsCheck, PassesOnBuiltListsAndFailsOnACorruptedEntry) {
+  const MetricData data = small_residual();
+  BuildOptions options;
+  options.pivots = 16;
+  options.pivot_list = 32;
+  const CoverTree built = build_cover_tree(data, options);
+  ASSERT_EQ(built.pivot_lists.count, 16u);
+  const Check ok = check_pivot_lists(built, 16, 2);
+  EXPECT_EQ(ok.name, "index.pivot_lists");
+  EXPECT_EQ(ok.verdict, Verdict::pass) << ok.detail;
+
+  const size_t M = built.pivot_lists.list_size;
+  {
+    CoverTree t = built;  // a stored distance off by 1e-3 (sampled pivot 0, mid-list)
+    t.pivot_lists.dists[M / 2] += 1e-3;
+    const Check c = check_pivot_lists(t, 16, 2);
+    EXPECT_EQ(c.verdict, Verdict::fail) << c.detail;
+    EXPECT_NE(c.detail.find("fresh evaluation gives"), std::string::npos) << c.detail;
+  }
+  {
+    CoverTree t = built;  // a tiny error, still in order: only the exactness part catches it
+    t.pivot_lists.dists[M - 1] += 1e-7;
+    const Check c = check_pivot_lists(t, 16, 1);
+    EXPECT_EQ(c.verdict, Verdict::fail) << c.detail;
+  }
+  {
+    CoverTree t = built;  // the outside bound raised above an unlisted row's distance
+    const size_t last = t.pivot_lists.count - 1;
+    t.pivot_lists.outside[last] += 0.5;
+    const Check c = check_pivot_lists(t, 16, 2);
+    EXPECT_EQ(c.verdict, Verdict::fail) << c.detail;
+    EXPECT_NE(c.detail.find("outside bound"), std::string::npos) << c.detail;
+  }
+  {
+    CoverTree t = built;  // two entries swapped: not sorted by (distance, node)
+    std::swap(t.pivot_lists.nodes[1], t.pivot_lists.nodes[2]);
+    std::swap(t.pivot_lists.dists[1], t.pivot_lists.dists[2]);
+    const Check c = check_pivot_lists(t, 16, 2);
+    EXPECT_EQ(c.verdict, Verdict::fail) << c.detail;
+    EXPECT_NE(c.detail.find("not sorted"), std::string::npos) << c.detail;
+  }
+  {
+    CoverTree t = built;  // no lists at all
+    t.pivot_lists = PivotLists{};
+    EXPECT_EQ(check_pivot_lists(t, 16, 2).verdict, Verdict::fail);
+  }
+}
+
+// The audit's run builds and queries each engine's index through `run`'s calls and checks
+// the index that answered.
+TEST(RunTree, EachEngineIsCheckedByItsIndexChecks) {
+  const MetricData data = small_residual();
+  const std::vector<int64_t> ids = first_ids(40);
+  std::vector<QueryRow> rows;
+  for (const int64_t id : ids) rows.push_back(query_row(data, static_cast<size_t>(id)));
+  TreeQueryKnobs query;
+  query.k = 12;
+  const KnnResult truth = brute(data, ids, 12);
+  for (const Engine engine : {Engine::automatic, Engine::cover_tree}) {
+    TreeBuildParams params;
+    params.engine = engine;
+    const TreeRun run = run_tree(data, params, rows, query);
+    const char* want = engine == Engine::automatic ? "index.pivot_lists" : "index.cover_tree";
+    EXPECT_EQ(run.engine, engine == Engine::automatic ? Engine::pivot : Engine::cover_tree);
+    ASSERT_NE(find(run.checks, want), nullptr) << describe(run.checks);
+    EXPECT_TRUE(compare_knn(run.answer, truth, kSameKernelTolerance).exact());
+    for (const Check& c : run.checks) EXPECT_EQ(c.verdict, Verdict::pass) << describe(run.checks);
+  }
+}
+
 }  // namespace
 }  // namespace ctb::audit
