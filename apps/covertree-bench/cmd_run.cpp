@@ -59,7 +59,8 @@ CommandRunner add_run_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   auto* cmd = app.add_subcommand(
       "run",
-      "Run a scenario: build the tree, time warm-up + repeated query passes, print a summary.\n"
+      "Run a scenario: build the index that answers (query.engine, --engine), time warm-up +\n"
+      "repeated query passes, print a summary.\n"
       "Example: covertree-bench run --scenario gold32k --compare-brute --summary-json s.json");
   cmd->add_option("--scenario,-s", args->scenario,
                   "Built-in scenario name (see `list`) or path to a .yaml/.json scenario file")
@@ -76,7 +77,9 @@ CommandRunner add_run_command(CLI::App& app) {
                       "Untimed passes before timing (default: the scenario's, usually 1)")
           ->check(CLI::Range(size_t{0}, size_t{100000}));
   auto* strategy = cmd->add_option("--build-strategy", args->build_strategy,
-                                   "Override build.strategy: euclidean-hybrid or pure-residual")
+                                   "Override build.strategy (how the cover tree's nets are formed; "
+                                   "searched only by the cover-tree engine): euclidean-hybrid "
+                                   "or pure-residual")
                        ->check(CLI::IsMember({"euclidean-hybrid", "pure-residual"}));
   cmd->add_option("--summary-json", args->summary_json, "Write the run summary as JSON here");
   cmd->add_option("--save-neighbors,--out-indices", args->save_neighbors,
