@@ -19,6 +19,7 @@ struct AuditArgs {
   int threads = 0;
   size_t samples = 20000;
   std::string simd = "best";
+  std::string engine;
   bool quiet = false;
 };
 
@@ -28,8 +29,10 @@ CommandRunner add_audit_command(CLI::App& app) {
   auto args = std::make_shared<AuditArgs>();
   auto* cmd = app.add_subcommand(
       "audit",
-      "Build the tree for a scenario and check it: exactness against brute force on every query,\n"
-      "tree invariants, metric sanity; with --reference, parity with the reference's files.\n"
+      "Build the index that answers a scenario (query.engine, --engine) and check it: exactness\n"
+      "against brute force on every query, the index's own invariants (index.*, e.g.\n"
+      "index.pivot_lists), the cover tree's (tree.*) where one is built, metric sanity; with\n"
+      "--reference, parity with the reference's files.\n"
       "Example: covertree-bench audit --scenario gold32k \\\n"
       "           --reference ../shared/reference/covertreex-numba/gold/inputs --json audit.json\n"
       "Exit: 0 every check passed, 1 a check failed, 2 unusable input.");
@@ -51,6 +54,7 @@ CommandRunner add_audit_command(CLI::App& app) {
       ->check(CLI::Range(size_t{1}, size_t{10000000}))
       ->capture_default_str();
   add_simd_option(cmd, &args->simd);
+  add_engine_option(cmd, &args->engine);
   cmd->add_flag("--quiet,-q", args->quiet, "Print no table (the exit code and --json remain)");
 
   return [args, threads] {
@@ -61,6 +65,7 @@ CommandRunner add_audit_command(CLI::App& app) {
     options.reference_dir = args->reference;
     if (threads->count() > 0) options.threads = args->threads;
     options.metric_samples = args->samples;
+    options.engine = engine_option(args->engine);
     const audit::AuditReport report = audit::run_audit(scenario, options);
     if (!args->json.empty()) {
       write_file_atomic(args->json, audit::report_json(report).dump(2) + "\n");

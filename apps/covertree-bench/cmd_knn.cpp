@@ -17,6 +17,7 @@ struct KnnArgs {
   std::string metric = "residual";
   std::string kernel = "rbf";
   std::string build_strategy = "euclidean-hybrid";
+  std::string engine;
   std::string out_indices;
   std::string out_distances;
   bool all_predecessors = false;
@@ -82,9 +83,12 @@ CommandRunner add_knn_command(CLI::App& app) {
   auto* queries = cmd->add_option("--queries", args->job.queries_path,
                                   "Only these queries: int64 NPY of dataset indices");
   predecessors->excludes(queries);
+  add_engine_option(cmd, &args->engine);
   cmd->add_option("--build-strategy", args->build_strategy,
-                  "Tree build: euclidean-hybrid (fast build) or pure-residual (slower build, "
-                  "fewer distance evaluations per query)")
+                  "How the cover tree's nets are formed: euclidean-hybrid (in the coordinates) "
+                  "or pure-residual (in the residual metric itself). Only the cover-tree engine "
+                  "(--engine cover-tree) searches the nets; the default pivot engine does not "
+                  "(it changes only its build time)")
       ->check(CLI::IsMember({"euclidean-hybrid", "pure-residual"}))
       ->capture_default_str();
   cmd->add_option("--threads,-t", args->job.threads, "Worker threads (default: all cores)")
@@ -101,6 +105,7 @@ CommandRunner add_knn_command(CLI::App& app) {
     job.kernel.type = args->kernel == "matern52" ? KernelType::matern52 : KernelType::rbf;
     job.build_strategy = args->build_strategy == "pure-residual" ? BuildStrategy::pure_residual
                                                                  : BuildStrategy::euclidean_hybrid;
+    if (const std::optional<Engine> engine = engine_option(args->engine)) job.engine = *engine;
     job.inducing_count_given = inducing->count() > 0;
     if (job.metric == MetricKind::euclidean &&
         (job.inducing_count_given || !job.v_matrix_path.empty())) {
@@ -121,12 +126,12 @@ CommandRunner add_knn_command(CLI::App& app) {
       const double total = r.load_seconds + r.backend_seconds + r.build_seconds + r.query_seconds;
       std::fputs(fmt::format("knn: {} points x {} dims, {} queries, k = {}: load {:.3f} s, "
                              "backend {:.3f} s, build {:.3f} s, query {:.3f} s, total {:.3f} s "
-                             "({:.1f} distance evaluations per query; SIMD {})\n",
+                             "({:.1f} distance evaluations per query; {} engine, SIMD {})\n",
                              r.n, r.dim, r.answer.n_queries, r.answer.k, r.load_seconds,
                              r.backend_seconds, r.build_seconds, r.query_seconds, total,
                              static_cast<double>(r.counters.distance_evals) /
                                  static_cast<double>(std::max<size_t>(1, r.answer.n_queries)),
-                             simd_target_name())
+                             to_string(r.engine), simd_target_name())
                      .c_str(),
                  stdout);
     }

@@ -35,7 +35,7 @@ namespace {
 
 struct RunArgs {
   std::string scenario;
-  std::string engine = "tree";
+  std::string engine;
   int threads = 0;
   size_t repeat = 0;
   size_t warmup = 0;
@@ -59,14 +59,13 @@ CommandRunner add_run_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   auto* cmd = app.add_subcommand(
       "run",
-      "Run a scenario: build the tree, time warm-up + repeated query passes, print a summary.\n"
+      "Run a scenario: build the index that answers (query.engine, --engine), time warm-up +\n"
+      "repeated query passes, print a summary.\n"
       "Example: covertree-bench run --scenario gold32k --compare-brute --summary-json s.json");
   cmd->add_option("--scenario,-s", args->scenario,
                   "Built-in scenario name (see `list`) or path to a .yaml/.json scenario file")
       ->required();
-  cmd->add_option("--engine", args->engine, "Search engine: tree (exact cover tree) or brute")
-      ->check(CLI::IsMember({"tree", "brute"}))
-      ->capture_default_str();
+  add_engine_option(cmd, &args->engine);
   auto* threads = cmd->add_option("--threads,-t", args->threads,
                                   "Worker threads (default: the scenario's, else all cores)")
                       ->check(CLI::Range(1, 4096));
@@ -78,7 +77,9 @@ CommandRunner add_run_command(CLI::App& app) {
                       "Untimed passes before timing (default: the scenario's, usually 1)")
           ->check(CLI::Range(size_t{0}, size_t{100000}));
   auto* strategy = cmd->add_option("--build-strategy", args->build_strategy,
-                                   "Override build.strategy: euclidean-hybrid or pure-residual")
+                                   "Override build.strategy (how the cover tree's nets are formed; "
+                                   "searched only by the cover-tree engine): euclidean-hybrid "
+                                   "or pure-residual")
                        ->check(CLI::IsMember({"euclidean-hybrid", "pure-residual"}));
   cmd->add_option("--summary-json", args->summary_json, "Write the run summary as JSON here");
   cmd->add_option("--save-neighbors,--out-indices", args->save_neighbors,
@@ -119,7 +120,7 @@ CommandRunner add_run_command(CLI::App& app) {
     const Scenario scenario = load_scenario(args->scenario);
     RunOptions options;
     options.per_query_telemetry = args->telemetry_queries;
-    options.engine = args->engine == "brute" ? Engine::brute : Engine::tree;
+    options.engine = engine_option(args->engine);
     if (threads->count() > 0) options.threads = args->threads;
     if (repeat->count() > 0) options.repeat = args->repeat;
     if (warmup->count() > 0) options.warmup = args->warmup;

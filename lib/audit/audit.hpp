@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/build_strategy.hpp"
 #include "nlohmann/json.hpp"
 
 namespace ctb {
@@ -38,6 +39,7 @@ struct Reported {
 struct AuditOptions {
   std::string reference_dir;      // --reference: the layout of gold/inputs/ (empty = no parity)
   std::optional<int> threads;     // overrides the scenario's threads
+  std::optional<Engine> engine;   // overrides the scenario's query.engine (--engine)
   size_t metric_samples = 20000;  // sampled pairs / triples for the metric sanity checks
   uint64_t sample_seed = 12345;   // the samples are deterministic: same report every run
   bool progress = true;           // status line on a terminal
@@ -50,6 +52,7 @@ struct AuditReport {
   size_t dim = 0;
   size_t n_queries = 0;
   size_t k = 0;
+  std::string engine;  // the index that answered and was checked (pivot, box, cover-tree)
   std::vector<Check> checks;
   std::vector<Reported> reported;
   std::optional<double> reference_f32_recall;  // with --reference

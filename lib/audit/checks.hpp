@@ -19,24 +19,41 @@ struct CoverTree;
 
 namespace ctb::audit {
 
-/// How the tree is built, as plain values (the scenario's BuildSpec, without the schema).
+/// How the index is built, as plain values (the scenario's BuildSpec, without the schema).
 struct TreeBuildParams {
   BuildSpec spec;  // the scenario's build section, as `run` uses it
   int threads = 1;
+  Engine engine = Engine::automatic;  // query.engine (resolved on the data's metric)
+  size_t index_samples = 64;          // pivots (etc.) sampled by the index.* checks
 };
 
 struct TreeRun {
-  KnnResult answer;              // the tree's answer with default search settings (as `run`)
-  KnnResult answer_no_fallback;  // the same with the dense fallback off: pure tree pruning
-  std::vector<Check> checks;     // the tree's invariants
+  Engine engine = Engine::pivot;  // the index that answered (resolved)
+  KnnResult answer;               // the index's answer with default search settings (as `run`)
+  KnnResult answer_no_fallback;   // the same with the dense fallback off: pure index pruning
+  std::vector<Check> checks;      // the index's invariants (index.*) and the cover tree's (tree.*)
   int32_t depth = 0;
 };
 
-/// Builds the cover tree over `data`, answers `queries` with the tree search (twice: as `run`
-/// does, and with the dense fallback disabled so every answer comes from tree pruning), and
-/// checks the tree's invariants independently of the tree module, then with its own checker.
+/// Builds the index the engine names over `data` as `run` does (build_index_engine), answers
+/// `queries` through `run`'s query path (query_tree_engine; twice: as `run` does, and with the
+/// dense fallback disabled so every answer comes from the index's pruning), and checks the
+/// index that answered (index.*: pivot lists, box index, cover tree) and, where one was built,
+/// the cover tree's invariants independently of the tree module, then with its own checker.
 TreeRun run_tree(const MetricData& data, const TreeBuildParams& params,
                  std::span<const QueryRow> queries, const TreeQueryKnobs& query);
+
+/// index.pivot_rows: on `samples` pivots of the Hilbert-bound index (evenly spread), that
+/// every stored int16 correlation is within half a step (kRhoStep) of a fresh evaluation, that
+/// it lies inside its group's and super group's range, that the pivots' Gram matrix equals a
+/// fresh evaluation and is symmetric, and that the per-group rounding factors bound their rows:
+/// what the search's bound relies on.
+Check check_pivot_rows(const HilbertIndex& index, const MetricData& data, size_t samples,
+                       int threads);
+
+/// Stored index distances must agree with a fresh evaluation to this (the kernels give a pair
+/// the same bits on a target; the pivot search prunes with a 1e-4 slack, far above it).
+inline constexpr double kIndexTolerance = 1e-9;
 
 /// Invariants of a built tree: root, structure, levels, radii, parent bounds, subtree minima.
 std::vector<Check> check_tree(const CoverTree& tree, int threads);

@@ -7,10 +7,14 @@
 #include <vector>
 
 #include "audit/checks.hpp"
+#include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "fmt/format.h"
 #include "metric/distance_kernels.hpp"
+#include "scenario/scenario.hpp"
 #include "tree/cover_tree.hpp"
+#include "tree/hilbert_index.hpp"
+#include "tree/euclid_knn.hpp"
 #include "tree/tree_knn.hpp"
 
 namespace ctb::audit {
@@ -245,28 +249,164 @@ std::vector<Check> check_tree(const CoverTree& t, int threads) {
   return checks;
 }
 
+Check check_pivot_rows(const HilbertIndex& ix, const MetricData& data, size_t samples,
+                       int threads) {
+  const size_t n = ix.n, P = ix.pivots;
+  Problems shape;
+  if (P == 0) shape.add("the index has no pivots");
+  if (data.n != n) shape.add(fmt::format("index over {} rows, data has {}", n, data.n));
+  if (ix.pivot_row.size() != P || ix.rho.size() != P * n || ix.gram.size() != P * P ||
+      ix.order.size() != n || ix.group_lo.size() != P * ix.groups ||
+      ix.group_hi.size() != P * ix.groups || ix.super_lo.size() != P * ix.supers ||
+      ix.super_hi.size() != P * ix.supers || ix.pos_inv_sqrt_p.size() != n) {
+    shape.add(fmt::format("arrays sized pivot_row {}, rho {}, gram {}, order {} for {} pivots x "
+                          "{} rows",
+                          ix.pivot_row.size(), ix.rho.size(), ix.gram.size(), ix.order.size(), P,
+                          n));
+  }
+  if (shape.count > 0) return make("index.pivot_rows", false, shape.summary(""));
+  std::vector<char> seen(n, 0);
+  for (size_t pos = 0; pos < n; ++pos) {
+    const int32_t row = ix.order[pos];
+    if (row < 0 || static_cast<size_t>(row) >= n || seen[static_cast<size_t>(row)]++ > 0 ||
+        ix.position[static_cast<size_t>(row)] != static_cast<int32_t>(pos)) {
+      shape.add(fmt::format("order[{}] = {} is not a permutation entry", pos, row));
+      break;
+    }
+  }
+  if (shape.count > 0) return make("index.pivot_rows", false, shape.summary(""));
+  const size_t S = std::min(std::max<size_t>(samples, 1), P);
+  const int workers = std::max(1, threads);
+  struct Stats {
+    Problems rows, ranges, gram;
+    double max_error = 0.0;
+    uint64_t entries = 0;
+  };
+  std::vector<Stats> stats(static_cast<size_t>(workers));
+  std::vector<int32_t> all(n);
+  for (size_t j = 0; j < n; ++j) all[j] = static_cast<int32_t>(j);
+  parallel_for(S, workers, [&](size_t s, int worker) {
+    Stats& st = stats[static_cast<size_t>(worker)];
+    const size_t a = S == 1 ? 0 : s * (P - 1) / (S - 1);
+    const auto prow = static_cast<size_t>(ix.pivot_row[a]);
+    std::vector<double> fresh(n);
+    correlations_to_rows(data, query_row(data, prow), all, fresh.data());
+    const int16_t* r = ix.rho.data() + a * n;
+    for (size_t pos = 0; pos < n; ++pos) {
+      const auto row = static_cast<size_t>(ix.order[pos]);
+      const double err = std::fabs(r[pos] / kRhoScale - fresh[row]);
+      st.max_error = std::max(st.max_error, std::isnan(err) ? INFINITY : err);
+      ++st.entries;
+      if (!(err <= kRhoStep)) {
+        st.rows.add(fmt::format("pivot {} (row {}): position {} (row {}) stores {:.9g}, a fresh "
+                                "correlation is {:.17g} (more than half a step apart)",
+                                a, prow, pos, row, r[pos] / kRhoScale, fresh[row]));
+      }
+      const size_t g = pos / ix.group_size, sg = pos / ix.super_size;
+      if (r[pos] < ix.group_lo[a * ix.groups + g] || r[pos] > ix.group_hi[a * ix.groups + g] ||
+          r[pos] < ix.super_lo[a * ix.supers + sg] || r[pos] > ix.super_hi[a * ix.supers + sg]) {
+        st.ranges.add(fmt::format("pivot {}: position {} outside its group or super group range",
+                                  a, pos));
+      }
+      if (!(ix.group_inv_sqrt_p[g] >= 1.0 / std::sqrt(data.p[row]) &&
+            ix.super_inv_sqrt_p[sg] >= ix.group_inv_sqrt_p[g] &&
+            ix.pos_inv_sqrt_p[pos] == 1.0 / std::sqrt(data.p[row]))) {
+        st.ranges.add(fmt::format("position {}: rounding factor 1/sqrt(p) not bounded", pos));
+      }
+    }
+    for (size_t b = 0; b < P; ++b) {
+      const double want = a == b ? 1.0 : fresh[static_cast<size_t>(ix.pivot_row[b])];
+      if (!(std::fabs(ix.gram[a * P + b] - want) <= kIndexTolerance) ||
+          ix.gram[a * P + b] != ix.gram[b * P + a]) {
+        st.gram.add(fmt::format("gram[{}][{}] = {:.17g}, a fresh correlation is {:.17g}", a, b,
+                                ix.gram[a * P + b], want));
+      }
+    }
+  });
+  Stats all_st;
+  for (const Stats& st : stats) {
+    all_st.rows.merge(st.rows);
+    all_st.ranges.merge(st.ranges);
+    all_st.gram.merge(st.gram);
+    all_st.max_error = std::max(all_st.max_error, st.max_error);
+    all_st.entries += st.entries;
+  }
+  Problems problems = all_st.rows;
+  problems.merge(all_st.ranges);
+  problems.merge(all_st.gram);
+  return make("index.pivot_rows", problems.count == 0,
+              problems.summary(fmt::format(
+                  "{} of {} pivots sampled ({} rows each): stored int16 correlations within half "
+                  "a step of a fresh evaluation (max |error| {:.3g}, step {:.3g}); every entry "
+                  "inside its group's and super group's range; the Gram matrix exact and "
+                  "symmetric; per-group rounding factors bound their rows",
+                  S, P, n, all_st.max_error, kRhoStep)));
+}
+
 TreeRun run_tree(const MetricData& data, const TreeBuildParams& params,
                  std::span<const QueryRow> queries, const TreeQueryKnobs& query) {
-  const CoverTree tree = build_cover_tree(data, tree_build_options(params.spec, params.threads));
-
   TreeRun run;
-  run.depth = tree.depth();
-  TreeQueryOptions knobs = tree_query_options(query);
-  knobs.threads = params.threads;
-  run.answer = tree_knn(tree, queries, knobs);
-  // The dense fallback answers hard queries by a scan; without it every answer is the tree's.
-  knobs.dense_fallback_evals = std::numeric_limits<size_t>::max();
-  run.answer_no_fallback = tree_knn(tree, queries, knobs);
+  run.engine = resolve_engine(params.engine, data.kind);
+  if (run.engine == Engine::brute) {
+    throw InputError(
+        "engine 'brute': audit checks the index that answers, and the brute force has none");
+  }
+  int64_t depth = 0;
+  const TreeEnginePtr engine =
+      build_index_engine(data, run.engine, params.spec, params.threads, nullptr, &depth);
+  run.depth = static_cast<int32_t>(depth);
+  const CoverTree& tree = tree_engine_tree(*engine);
 
-  run.checks = check_tree(tree, params.threads);
+  // `run`'s query path (query_tree_engine: dataset-order rows for predecessor scans).
+  TreeQueryKnobs knobs = query;
+  knobs.threads = params.threads;
+  run.answer = query_tree_engine(*engine, queries, knobs, nullptr);
+  // The dense fallback answers hard queries by a scan; without it every answer is the index's.
+  knobs.dense_fallback_evals = std::numeric_limits<size_t>::max();
+  run.answer_no_fallback = query_tree_engine(*engine, queries, knobs, nullptr);
+
+  if (run.engine == Engine::pivot) {
+    const HilbertIndex* ix = tree_engine_pivot_index(*engine);
+    run.checks.push_back(ix != nullptr ? check_pivot_rows(*ix, data, params.index_samples,
+                                                         params.threads)
+                                       : make("index.pivot_rows", false,
+                                              "the engine holds no pivot index"));
+  }
+  if (run.engine == Engine::box) {
+    const std::vector<std::string> messages =
+        tree.euclid ? check_euclid_index(*tree.euclid, data)
+                    : std::vector<std::string>{"the engine holds no box index"};
+    run.checks.push_back(
+        make("index.box", messages.empty(),
+             messages.empty()
+                 ? fmt::format("check_euclid_index: every point in one leaf, tight boxes, children "
+                               "partition their parent, min ids correct ({} nodes, depth {})",
+                               tree.euclid->nodes(), tree.euclid->depth)
+                 : fmt::format("check_euclid_index reports {}{} problem{}; first: {}",
+                               messages.size() >= 50 ? "at least " : "", messages.size(),
+                               messages.size() == 1 ? "" : "s", messages.front())));
+  }
+  if (tree.size() == 0) return run;  // no cover tree was built (the box engine)
+
+  std::vector<Check> tree_checks = check_tree(tree, params.threads);
   const std::vector<std::string> messages = check_tree_invariants(tree);
-  run.checks.push_back(make(
+  tree_checks.push_back(make(
       "tree.module_invariants", messages.empty(),
       messages.empty()
           ? std::string("check_tree_invariants (the tree module's own checker) reports nothing")
           : fmt::format("check_tree_invariants reports {}{} problem{}; first: {}",
                         messages.size() >= 50 ? "at least " : "", messages.size(),
                         messages.size() == 1 ? "" : "s", messages.front())));
+  if (run.engine == Engine::cover_tree) {
+    // The cover tree answers: its invariants are the bounds its search prunes with.
+    size_t failed = 0;
+    for (const Check& c : tree_checks) failed += c.verdict == Verdict::fail ? 1 : 0;
+    run.checks.push_back(make("index.cover_tree", failed == 0,
+                              fmt::format("{} of {} tree.* invariant checks (radii, parent "
+                                          "bounds, levels, structure) fail",
+                                          failed, tree_checks.size())));
+  }
+  for (Check& c : tree_checks) run.checks.push_back(std::move(c));
   return run;
 }
 

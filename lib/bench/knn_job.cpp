@@ -50,6 +50,10 @@ PointTable load_points(const std::string& path) {
 }  // namespace
 
 KnnJobResult run_knn_job(const KnnJob& job) {
+  // Before any input is read: an engine the metric cannot use is a usage error.
+  const std::string problem = engine_metric_problem(job.engine, job.metric);
+  if (!problem.empty())
+    throw InputError(fmt::format("--engine {}: {}", to_string(job.engine), problem));
   KnnJobResult result;
   Progress progress(job.progress);
   const int threads = job.threads > 0 ? job.threads : hardware_threads();
@@ -116,19 +120,35 @@ KnnJobResult run_knn_job(const KnnJob& job) {
   queries.reserve(query_ids.size());
   for (const int64_t id : query_ids) queries.push_back(query_row(data, static_cast<size_t>(id)));
 
-  progress.status(fmt::format("knn: building tree over {} points", points.n));
+  result.engine = resolve_engine(job.engine, job.metric);
+  const bool predecessor = job.mode == KnnQueryMode::all_predecessors;
+  if (result.engine == Engine::brute) {
+    progress.status(fmt::format("knn: brute force, {} queries, k = {}", queries.size(), job.k));
+    BruteForceOptions brute;
+    brute.k = job.k;
+    brute.predecessor = predecessor;
+    brute.threads = threads;
+    t0 = Clock::now();
+    result.answer = brute_force_knn(data, queries, brute);
+    result.query_seconds = seconds_since(t0);
+    progress.clear();
+    return result;
+  }
+  progress.status(
+      fmt::format("knn: building the {} index over {} points", to_string(result.engine), points.n));
   t0 = Clock::now();
   std::vector<BuildBatchStats> batches;
   int64_t depth = 0;
   BuildSpec build;
   build.strategy = job.build_strategy;
-  const TreeEnginePtr tree = build_tree_engine(data, build, threads, &batches, &depth);
+  const TreeEnginePtr tree =
+      build_index_engine(data, result.engine, build, threads, &batches, &depth);
   result.build_seconds = seconds_since(t0);
 
   progress.status(fmt::format("knn: {} queries, k = {}", queries.size(), job.k));
   TreeQueryKnobs knobs;
   knobs.k = job.k;
-  knobs.predecessor = job.mode == KnnQueryMode::all_predecessors;
+  knobs.predecessor = predecessor;
   knobs.threads = threads;
   t0 = Clock::now();
   result.answer = query_tree_engine(*tree, queries, knobs, &result.counters);

@@ -28,7 +28,8 @@ struct KnnJob {
   std::string p_diag_path;     // residual: user's own p (n)
   KnnQueryMode mode = KnnQueryMode::all_points;
   std::string queries_path;  // mode listed: int64 dataset indices
-  BuildStrategy build_strategy = BuildStrategy::euclidean_hybrid;  // how the tree is built
+  BuildStrategy build_strategy = BuildStrategy::euclidean_hybrid;  // the cover tree's nets
+  Engine engine = Engine::automatic;  // the index that answers (--engine)
   size_t k = 1;
   int threads = 0;       // 0 = all cores
   bool progress = true;  // status line on a terminal
@@ -43,6 +44,7 @@ struct KnnJobResult {
   double build_seconds = 0;
   double query_seconds = 0;
   QueryCounters counters;
+  Engine engine = Engine::pivot;      // the index that answered (never automatic)
   std::vector<std::string> warnings;  // e.g. a user's p inconsistent with their V and kernel
 };
 

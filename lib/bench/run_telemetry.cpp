@@ -63,7 +63,7 @@ RunInfo run_info(const RunResult& r) {
   info.query_seconds_median = r.query_seconds_median();
   info.qps_best = r.qps_best();
   if (r.recall_vs_brute) info.recall = *r.recall_vs_brute;
-  if (r.engine == Engine::tree) info.tree_depth = static_cast<uint64_t>(r.tree_depth);
+  if (r.engine != Engine::brute) info.tree_depth = static_cast<uint64_t>(r.tree_depth);
   if (r.peak_rss_bytes > 0) info.peak_rss_bytes = r.peak_rss_bytes;
   if (r.tree_stats) {
     info.tree_quality = tree_quality_json(

@@ -78,8 +78,6 @@ std::vector<QueryRow> make_query_rows(const MetricData& data, const Dataset& dat
   return rows;
 }
 
-const char* to_string(Engine engine) { return engine == Engine::tree ? "tree" : "brute"; }
-
 double RunResult::query_seconds_best() const { return best_of(query_seconds); }
 double RunResult::query_seconds_median() const { return median_of(query_seconds); }
 double RunResult::qps_best() const { return static_cast<double>(n_queries) / query_seconds_best(); }
@@ -179,20 +177,48 @@ void run_tree_passes(const TreeEngine& engine, std::span<const QueryRow> queries
 
 std::vector<double> time_brute_passes(const MetricData& data, std::span<const QueryRow> queries,
                                       size_t k, bool predecessor, int threads, size_t repeat,
-                                      KnnResult* answer, Progress* progress) {
+                                      KnnResult* answer, Progress* progress, size_t warmup) {
   BruteForceOptions options;
   options.k = k;
   options.predecessor = predecessor;
   options.threads = threads;
   std::vector<double> times;
-  for (size_t pass = 0; pass < repeat; ++pass) {
-    show(progress, fmt::format("brute force pass {}/{}", pass + 1, repeat));
+  for (size_t pass = 0; pass < warmup + repeat; ++pass) {
+    const bool warm = pass < warmup;
+    show(progress, fmt::format("brute force {} pass {}/{}", warm ? "warm-up" : "timed",
+                               warm ? pass + 1 : pass - warmup + 1, warm ? warmup : repeat));
     const auto t0 = Clock::now();
     KnnResult got = brute_force_knn(data, queries, options);
-    times.push_back(seconds_since(t0));
-    if (answer != nullptr && pass + 1 == repeat) *answer = std::move(got);
+    const double seconds = seconds_since(t0);
+    if (warm) continue;
+    times.push_back(seconds);
+    if (answer != nullptr && pass + 1 == warmup + repeat) *answer = std::move(got);
   }
   return times;
+}
+
+void run_brute_passes(const MetricData& data, std::span<const QueryRow> queries,
+                      const Scenario& scenario, int threads, RunResult& result,
+                      Progress* progress) {
+  BruteForceOptions options;
+  options.k = scenario.k;
+  options.predecessor = scenario.query.predecessor;
+  options.threads = threads;
+  const size_t passes = scenario.warmup + scenario.repeat;
+  for (size_t pass = 0; pass < passes; ++pass) {
+    const bool warm = pass < scenario.warmup;
+    show(progress, fmt::format("{}: {} pass {}/{}", scenario.name, warm ? "warm-up" : "timed",
+                               warm ? pass + 1 : pass - scenario.warmup + 1,
+                               warm ? scenario.warmup : scenario.repeat));
+    const auto t0 = Clock::now();
+    KnnResult answer = brute_force_knn(data, queries, options);
+    const double seconds = seconds_since(t0);
+    result.passes.push_back(PassRecord{warm, seconds, QueryCounters{}});
+    if (!warm) {
+      result.query_seconds.push_back(seconds);
+      if (pass + 1 == passes) result.answer = std::move(answer);
+    }
+  }
 }
 
 double recall_cross_implementation(const KnnResult& theirs, const KnnResult& ours, double tol,
@@ -237,6 +263,14 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
   if (options.repeat) scenario.repeat = *options.repeat;
   if (options.warmup) scenario.warmup = *options.warmup;
   if (options.build_strategy) scenario.build.strategy = *options.build_strategy;
+  if (options.engine) {
+    if (const std::string problem = engine_metric_problem(*options.engine, scenario.metric);
+        !problem.empty()) {
+      throw InputError(fmt::format("--engine {}: {}", to_string(*options.engine), problem));
+    }
+    scenario.query.engine = *options.engine;
+  }
+  const Engine engine = resolve_engine(scenario.query.engine, scenario.metric);
   if (scenario.repeat < 1) throw InputError("--repeat: must be >= 1");
   if (!(options.inject_slowdown >= 1.0) || !std::isfinite(options.inject_slowdown)) {
     throw InputError("--inject-slowdown: must be a finite factor >= 1");
@@ -245,18 +279,18 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
     throw InputError("--compare-nanoflann: only for Euclidean scenarios (scenario '" +
                      scenario.name + "' is residual)");
   }
-  if (options.per_query_telemetry && options.engine != Engine::tree) {
+  if (options.per_query_telemetry && engine == Engine::brute) {
     throw InputError("--telemetry-queries: per-query counts come from the tree engine only");
   }
   if (options.openblas_peer && scenario.metric != MetricKind::residual) {
     throw InputError("--compare-openblas: only for residual scenarios (scenario '" + scenario.name +
                      "' is Euclidean: there is no V.V product to hand to DGEMM)");
   }
-  result.engine = options.engine;
+  result.engine = engine;
   result.approximate = scenario.query.survivor_cap > 0 || scenario.query.low_yield_stop > 0;
   Progress progress(options.progress);
 
-  const PreparedInputs in = prepare_inputs(scenario, &progress, options.engine == Engine::tree);
+  const PreparedInputs in = prepare_inputs(scenario, &progress, engine != Engine::brute);
   result.threads = in.threads;
   result.data_seconds = in.data_seconds;
   result.backend_seconds = in.backend_seconds;
@@ -274,12 +308,12 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
   brute_options.predecessor = predecessor;
   brute_options.threads = result.threads;
 
-  if (options.engine == Engine::tree) {
-    progress.status(
-        fmt::format("{}: building tree ({})", scenario.name, to_string(scenario.build.strategy)));
+  if (engine != Engine::brute) {
+    progress.status(fmt::format("{}: building the {} index ({})", scenario.name, to_string(engine),
+                                to_string(scenario.build.strategy)));
     auto t0 = Clock::now();
-    const TreeEnginePtr tree = build_tree_engine(data, scenario.build, result.threads,
-                                                 &result.build_batches, &result.tree_depth);
+    const TreeEnginePtr tree = build_index_engine(data, engine, scenario.build, result.threads,
+                                                  &result.build_batches, &result.tree_depth);
     result.build_seconds = seconds_since(t0);
     result.tree_stats = tree_engine_stats(*tree);
     TreeQueryKnobs knobs = tree_query_knobs(scenario, result.threads);
@@ -287,26 +321,13 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
     run_tree_passes(*tree, queries, knobs, scenario, result, options.per_query_telemetry,
                     &progress);
   } else {
-    for (size_t pass = 0; pass < passes; ++pass) {
-      const bool warm = pass < scenario.warmup;
-      progress.status(fmt::format("{}: {} pass {}/{}", scenario.name, warm ? "warm-up" : "timed",
-                                  warm ? pass + 1 : pass - scenario.warmup + 1,
-                                  warm ? scenario.warmup : scenario.repeat));
-      const auto t0 = Clock::now();
-      KnnResult answer = brute_force_knn(data, queries, brute_options);
-      const double seconds = seconds_since(t0);
-      result.passes.push_back(PassRecord{warm, seconds, QueryCounters{}});
-      if (!warm) {
-        result.query_seconds.push_back(seconds);
-        if (pass + 1 == passes) result.answer = std::move(answer);
-      }
-    }
+    run_brute_passes(data, queries, scenario, result.threads, result, &progress);
   }
 
   if (options.compare_brute) {
     KnnResult truth;
     result.brute_seconds = time_brute_passes(data, queries, k, predecessor, result.threads,
-                                             scenario.repeat, &truth, &progress);
+                                             scenario.repeat, &truth, &progress, scenario.warmup);
     result.recall_vs_brute = recall_at_k(result.answer, truth);
   }
 
@@ -444,8 +465,19 @@ nlohmann::json summary_json(const RunResult& r) {
   j["query_seconds_all"] = r.query_seconds;
   j["qps_best"] = r.qps_best();
   j["qps_median"] = static_cast<double>(r.n_queries) / r.query_seconds_median();
-  if (r.engine == Engine::tree) {
+  if (r.engine != Engine::brute) {
     j["tree_depth"] = r.tree_depth;
+    // The build by phase (the telemetry build rows summed per build_phase; they cover the whole
+    // build, so the ms add up to build_seconds).
+    nlohmann::json phases = nlohmann::json::array();
+    for (const BuildBatchStats& b : r.build_batches) {
+      const std::string name = b.build_phase.value_or("nets_level");
+      if (phases.empty() || phases.back()["name"] != name)
+        phases.push_back({{"name", name}, {"ms", 0.0}, {"rows", 0}});
+      phases.back()["ms"] = phases.back()["ms"].get<double>() + b.batch_ms;
+      phases.back()["rows"] = phases.back()["rows"].get<int>() + 1;
+    }
+    j["build_phases"] = phases;
     if (r.tree_stats) {
       j["tree_quality"] = tree_quality_json(
           *r.tree_stats, r.pass_counters.empty() ? nullptr : &r.pass_counters.back());
@@ -515,7 +547,7 @@ std::string summary_text(const RunResult& r) {
     out += fmt::format("backend    {:.3f} s (V, p; {} kernel, m = {})\n", r.backend_seconds,
                        to_string(s.residual.kernel), s.residual.inducing_count);
   }
-  if (r.engine == Engine::tree) {
+  if (r.engine != Engine::brute) {
     out += fmt::format("build      {:.3f} s ({}, depth {})\n", r.build_seconds,
                        to_string(s.build.strategy), r.tree_depth);
   }

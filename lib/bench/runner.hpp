@@ -22,8 +22,8 @@
 
 namespace ctb {
 
-enum class Engine { tree, brute };
-const char* to_string(Engine engine);
+// Engine (which index answers: pivot, box, cover-tree, brute; auto resolves to one of them)
+// is in core/build_strategy.hpp, shared with the scenario schema (query.engine).
 
 /// An exact brute force by another implementation, timed beside ours in the same process
 /// (--compare-openblas). Supplied by the binary that links it (lib/peer), so this library
@@ -35,7 +35,7 @@ struct PeerKnn {
 };
 
 struct RunOptions {
-  Engine engine = Engine::tree;                 // --engine
+  std::optional<Engine> engine;                 // --engine (overrides query.engine)
   std::optional<int> threads;                   // --threads (overrides the scenario)
   std::optional<size_t> repeat;                 // --repeat
   std::optional<size_t> warmup;                 // --warmup
@@ -57,7 +57,8 @@ struct PassRecord {
 
 struct RunResult {
   Scenario scenario;  // as run (after overrides)
-  Engine engine = Engine::tree;
+  // The index that answered: pivot, box, cover-tree or brute (never automatic).
+  Engine engine = Engine::pivot;
   int threads = 1;
   size_t n_points = 0;
   size_t dim = 0;
@@ -68,7 +69,7 @@ struct RunResult {
   std::vector<double> query_seconds;           // every timed pass
   std::vector<QueryCounters> pass_counters;    // per timed pass (tree engine)
   std::vector<PassRecord> passes;              // every pass, warm-ups included
-  std::vector<BuildBatchStats> build_batches;  // one per build level, as telemetry rows
+  std::vector<BuildBatchStats> build_batches;  // the whole build (levels, then phases), as rows
   int64_t tree_depth = 0;
   std::optional<TreeStats> tree_stats;  // tree engine: its shape, build phases and pivots
   uint64_t peak_rss_bytes = 0;          // the process's peak resident set at the end of the run
@@ -130,10 +131,18 @@ void run_tree_passes(const TreeEngine& engine, std::span<const QueryRow> queries
                      const TreeQueryKnobs& knobs, const Scenario& scenario, RunResult& result,
                      bool per_query_evals = false, Progress* progress = nullptr);
 
-/// `repeat` timed brute-force passes; returns their seconds and keeps the last answer.
+/// `warmup` untimed then `repeat` timed brute-force passes (the tree's passes get the same
+/// warm-up); returns the timed passes' seconds and keeps the last answer.
 std::vector<double> time_brute_passes(const MetricData& data, std::span<const QueryRow> queries,
                                       size_t k, bool predecessor, int threads, size_t repeat,
-                                      KnnResult* answer, Progress* progress = nullptr);
+                                      KnnResult* answer, Progress* progress = nullptr,
+                                      size_t warmup = 0);
+
+/// The scenario's query passes answered by the brute force (engine brute), recorded into
+/// `result` as run_tree_passes records the tree's (zero counters).
+void run_brute_passes(const MetricData& data, std::span<const QueryRow> queries,
+                      const Scenario& scenario, int threads, RunResult& result,
+                      Progress* progress = nullptr);
 
 /// The summary JSON (issue fields: scenario, engine, metric, n_points, ..., git_revision).
 nlohmann::json summary_json(const RunResult& result);

@@ -2,9 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 
 #include "bench/runner.hpp"
+#include "core/error.hpp"
+#include "fmt/format.h"
 #include "telemetry/telemetry.hpp"
 #include "tree/cover_tree.hpp"
 #include "tree/euclid_knn.hpp"
@@ -168,6 +172,126 @@ KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> 
     options.per_query_evals = per_query_evals->data();
   }
   return tree_knn(engine.tree, queries, options, counters);
+}
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TreeEnginePtr build_index_engine(const MetricData& data, Engine engine, const BuildSpec& build,
+                                 int threads, std::vector<BuildBatchStats>* batches, int64_t* depth,
+                                 const CancelToken* cancel) {
+  if (engine == Engine::automatic || engine == Engine::brute) {
+    throw InputError(
+        fmt::format("build_index_engine: engine '{}' names no index to build", to_string(engine)));
+  }
+  const std::string problem = engine_metric_problem(engine, data.kind);
+  if (!problem.empty()) throw InputError(fmt::format("engine: {}", problem));
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t rss_before = rss_bytes_now();
+  TreeEnginePtr built;
+  if (engine == Engine::cover_tree) {
+    // build_euclid_tree makes only the box tree; build_cover_tree makes the cover tree and,
+    // for Euclidean data, the box tree too (tree/cover_tree.cpp): dropped here so tree_knn
+    // runs the cover tree's best-first search. Its build time lands in the "other" phase.
+    // Residual data: no pivot lists either (the best-first search of the tree itself).
+    BuildOptions options = tree_build_options(build, threads);
+    options.cancel = cancel;
+    if (data.kind == MetricKind::residual) options.pivots = 0;
+    CoverTree tree = build_cover_tree(data, options);
+    tree.euclid.reset();
+    built.reset(new TreeEngine{std::move(tree), &data});
+    const int64_t rss_after = rss_bytes_now();
+    if (depth != nullptr) *depth = built->tree.depth();
+    if (batches != nullptr) {
+      batches->clear();
+      for (const BuildLevelStats& level : built->tree.build_levels) {
+        BuildBatchStats b;
+        b.batch_index = batches->size();
+        b.level = level.level;
+        b.candidates = level.candidates;
+        b.selected = level.selected;
+        b.dominated = level.dominated;
+        b.build_distance_evals = level.distance_evals;
+        b.mis_iterations = 1;
+        b.batch_ms = level.ms;
+        b.traversal_ms = level.ms;
+        b.rss_bytes = static_cast<uint64_t>(rss_after);
+        b.rss_delta_bytes = batches->empty() ? rss_after - rss_before : 0;
+        batches->push_back(b);
+      }
+    }
+  } else {
+    built = build_tree_engine(data, build, threads, batches, depth, cancel);
+  }
+  const double total_ms = ms_since(t0);
+  if (batches != nullptr) {
+    for (BuildBatchStats& b : *batches) b.build_phase = "nets_level";
+    const int64_t rss_after = rss_bytes_now();
+    const double box_ms = engine == Engine::box ? total_ms : 0.0;
+    std::vector<BuildPhase> phases;
+    if (built->pivot) {
+      // The pivot index: its own phases, then what they leave (the caller's share).
+      const HilbertIndex& ix = *built->pivot;
+      phases = {{"hilbert_order", ix.order_ms, std::nullopt},
+                {"pivot_rows", ix.rows_ms, ix.build_evals},
+                {"group_ranges", ix.groups_ms, std::nullopt},
+                {"coord_index", ix.coords_ms, std::nullopt}};
+      double accounted = 0.0;
+      for (const BuildPhase& p : phases) accounted += p.ms;
+      phases.push_back({"other", std::max(0.0, total_ms - accounted), std::nullopt});
+    } else {
+      phases = index_build_phases(built->tree, engine, total_ms, box_ms);
+    }
+    for (const BuildPhase& phase : phases) {
+      BuildBatchStats b;
+      b.batch_index = batches->size();
+      b.build_phase = phase.name;
+      b.batch_ms = phase.ms;
+      // The reference's build total is traversal + conflict graph + MIS (diff's
+      // build_total_ms): a phase's time is carried as traversal so that total is the build's.
+      b.traversal_ms = phase.ms;
+      b.build_distance_evals = phase.distance_evals;
+      b.rss_bytes = static_cast<uint64_t>(rss_after);
+      b.rss_delta_bytes = batches->empty() ? rss_after - rss_before : 0;
+      batches->push_back(b);
+    }
+  }
+  return built;
+}
+
+std::vector<BuildPhase> index_build_phases(const CoverTree& tree, Engine engine, double total_ms,
+                                           double box_index_ms) {
+  std::vector<BuildPhase> phases;
+  double accounted = 0.0;
+  const auto add = [&](std::string name, double ms, std::optional<uint64_t> evals) {
+    ms = std::max(0.0, ms);
+    accounted += ms;
+    phases.push_back(BuildPhase{std::move(name), ms, evals});
+  };
+  if (tree.size() > 0) {
+    // The nets: their levels are rows of their own; what the levels do not cover (the batch
+    // order, the breadth-first layout, the rows permuted into node order) is one phase.
+    double levels_ms = 0.0;
+    for (const BuildLevelStats& level : tree.build_levels) levels_ms += level.ms;
+    accounted += levels_ms;
+    add("nets_layout", tree.build_nets_ms - levels_ms, std::nullopt);
+    add("radii", tree.build_radii_ms, std::nullopt);
+  }
+  if (engine == Engine::pivot) add("pivot_lists", tree.build_pivots_ms, std::nullopt);
+  if (engine == Engine::box) add("box_index", box_index_ms, std::nullopt);
+  add("other", total_ms - accounted, std::nullopt);
+  return phases;
+}
+
+const CoverTree& tree_engine_tree(const TreeEngine& engine) { return engine.tree; }
+
+const HilbertIndex* tree_engine_pivot_index(const TreeEngine& engine) {
+  return engine.pivot.get();
 }
 
 }  // namespace ctb

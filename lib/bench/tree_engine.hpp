@@ -2,7 +2,9 @@
 // The bridge between the harness and the cover-tree engine: build once, answer passes.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "metric/metric.hpp"
@@ -10,6 +12,7 @@
 #include "search/counters.hpp"
 #include "search/knn.hpp"
 #include "tree/cover_tree.hpp"
+#include "tree/hilbert_index.hpp"
 #include "tree/tree_knn.hpp"
 #include "tree/tree_stats.hpp"
 
@@ -62,5 +65,40 @@ TreeStats tree_engine_stats(const TreeEngine& engine);
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
                             const TreeQueryKnobs& knobs, QueryCounters* counters,
                             std::vector<uint64_t>* per_query_evals = nullptr);
+
+// --- Engines by name (query.engine): the index that answers, and its whole build. -----------
+
+/// One phase of an index's build, as the index reports it: a name, its wall time and, where
+/// the index counts them, its distance evaluations. A new index reports its own phases; the
+/// harness turns each into one covertree_bench.build_batch row (build_phase = name).
+struct BuildPhase {
+  std::string name;
+  double ms = 0.0;
+  std::optional<uint64_t> distance_evals;
+};
+
+/// Builds the index `engine` names (pivot, box or cover-tree; resolve automatic first, brute
+/// has no index): pivot = the residual tree with its pivot lists (tree_knn's pivot search),
+/// box = the Euclidean box tree (euclid_knn), cover-tree = the cover tree without pivot lists
+/// or box tree, answered by the exact best-first search (both metrics). `batches` gets the
+/// WHOLE build: one row per cover-tree level (if the index has nets), then one row per phase
+/// of index_build_phases, so the rows' batch_ms add up to the build's wall time. Throws
+/// InputError for an engine the metric cannot use.
+TreeEnginePtr build_index_engine(const MetricData& data, Engine engine, const BuildSpec& build,
+                                 int threads, std::vector<BuildBatchStats>* batches, int64_t* depth,
+                                 const CancelToken* cancel = nullptr);
+
+/// The phases of a built tree's build that `total_ms` (its wall time) was spent in: the nets'
+/// levels (as level rows elsewhere, so here only "nets_layout", the nets' time beyond their
+/// levels), "radii", "pivot_lists" (the pivot lists and the coordinate index), "box_index",
+/// and "other" (the rest of total_ms; never negative). Deterministic in count for an engine.
+std::vector<BuildPhase> index_build_phases(const CoverTree& tree, Engine engine, double total_ms,
+                                           double box_index_ms);
+
+/// The tree the engine holds (audit checks what answers).
+const CoverTree& tree_engine_tree(const TreeEngine& engine);
+
+/// The pivot index of a residual `pivot` engine (nullptr for other engines).
+const HilbertIndex* tree_engine_pivot_index(const TreeEngine& engine);
 
 }  // namespace ctb

@@ -44,7 +44,6 @@ Measurement measure_scenario(const std::string& name, const GateRunOptions& opti
                              int* threads_used) {
   const Scenario scenario = load_scenario(name);
   RunOptions run;
-  run.engine = Engine::tree;
   run.threads = options.threads;
   run.repeat = 1;
   run.warmup = options.warmup;

@@ -97,6 +97,7 @@ json our_run(const TelemetryRun& run, const std::string& log) {
     } else if (row.kind == RowKind::build) {
       build.push_back({{"index", row.index},
                        {"level", f.value("level", json())},
+                       {"phase", f.value("build_phase", json())},
                        {"ms", finite_or_null(num(f, "batch_ms"))},
                        {"candidates", f.value("candidates", json())},
                        {"selected", f.value("selected", json())},

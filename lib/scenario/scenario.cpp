@@ -375,8 +375,19 @@ class Validator {
   void query(const json& v, Scenario& s) const {
     expect_object(v, "query");
     check_keys(v, "query",
-               {"predecessor", "survivor_cap", "low_yield_stop", "dense_fallback_evals",
+               {"engine", "predecessor", "survivor_cap", "low_yield_stop", "dense_fallback_evals",
                 "seed_rows", "pivot_candidates", "bound_pivots"});
+    if (v.contains("engine")) {
+      const std::string name = string(v["engine"], "query.engine");
+      const std::optional<Engine> engine = parse_engine(name);
+      if (!engine) {
+        fail("query.engine",
+             fmt::format("must be one of {} (got {})", kEngineNames, describe(v["engine"])));
+      }
+      if (const std::string problem = engine_metric_problem(*engine, s.metric); !problem.empty())
+        fail("query.engine", problem);
+      s.query.engine = *engine;
+    }
     if (v.contains("predecessor")) {
       s.query.predecessor = boolean(v["predecessor"], "query.predecessor");
       // Predecessor filtering compares dataset indices, which fresh query points lack.
@@ -494,6 +505,20 @@ ScenarioDocument load_scenario_document(const std::string& name_or_path) {
 
 Scenario validate_scenario_document(const ScenarioDocument& document) {
   return Validator(document.source, document.base_dir).run(document.doc);
+}
+
+Engine resolve_engine(Engine engine, MetricKind metric) {
+  if (engine != Engine::automatic) return engine;
+  return metric == MetricKind::residual ? Engine::pivot : Engine::box;
+}
+
+std::string engine_metric_problem(Engine engine, MetricKind metric) {
+  if (engine == Engine::pivot && metric != MetricKind::residual)
+    return "'pivot' needs metric 'residual' (pivot lists are built in the residual metric; "
+           "Euclidean data: 'box')";
+  if (engine == Engine::box && metric != MetricKind::euclidean)
+    return "'box' needs metric 'euclidean' (residual data: 'pivot')";
+  return {};
 }
 
 Scenario load_scenario(const std::string& name_or_path) {

@@ -51,15 +51,16 @@ struct BuildSpec {
 };
 
 struct QueryOptionsSpec {
-  bool predecessor = false;         // query.predecessor: return only dataset ids j < i
-  size_t survivor_cap = 0;          // query.survivor_cap: APPROXIMATE beam cap, 0 = off (exact)
-  size_t low_yield_stop = 0;        // query.low_yield_stop: APPROXIMATE early stop, 0 = off
-  size_t dense_fallback_evals = 0;  // query.dense_fallback_evals: exact blocked scan beyond
-                                    // this many pivot-search candidates (or best-first tree
-                                    // evaluations); 0 = automatic (n / 5, n / 6)
-  size_t seed_rows = 128;           // query.seed_rows: Euclidean-nearest rows evaluated first
-  size_t pivot_candidates = 24;     // query.pivot_candidates: Euclidean-nearest pivots evaluated
-  size_t bound_pivots = 16;         // query.bound_pivots: of them, the pivots of the bound
+  Engine engine = Engine::automatic;  // query.engine: auto | pivot | box | cover-tree | brute
+  bool predecessor = false;           // query.predecessor: return only dataset ids j < i
+  size_t survivor_cap = 0;            // query.survivor_cap: APPROXIMATE beam cap, 0 = off (exact)
+  size_t low_yield_stop = 0;          // query.low_yield_stop: APPROXIMATE early stop, 0 = off
+  size_t dense_fallback_evals = 0;    // query.dense_fallback_evals: exact blocked scan beyond
+                                      // this many index candidates (or best-first tree
+                                      // evaluations); 0 = automatic (n / 5, n / 6)
+  size_t seed_rows = 128;             // query.seed_rows: Euclidean-nearest rows evaluated first
+  size_t pivot_candidates = 24;       // query.pivot_candidates: Euclidean-nearest pivots evaluated
+  size_t bound_pivots = 16;           // query.bound_pivots: of them, the pivots of the bound
 };
 
 struct Scenario {
@@ -77,6 +78,14 @@ struct Scenario {
   int threads = 0;                           // 0 = all hardware threads
   std::string source;  // where it was loaded from (file path or "built-in:<name>")
 };
+
+/// The index `engine` names on `metric`: automatic -> pivot (residual) or box (Euclidean); the
+/// others as they are. Never returns Engine::automatic.
+Engine resolve_engine(Engine engine, MetricKind metric);
+
+/// Why `engine` cannot answer `metric` queries (empty: it can): pivot lists are residual only,
+/// the box index is Euclidean only.
+std::string engine_metric_problem(Engine engine, MetricKind metric);
 
 /// Loads a scenario by built-in name (e.g. "gold32k") or by path to a .yaml/.yml/.json file.
 /// Relative NPY paths inside a file are resolved against the file's directory.

@@ -71,6 +71,7 @@ json sweep_json(const SweepResult& r) {
   for (const auto& p : r.points) {
     json o;
     o["set"] = p.set;
+    o["engine"] = p.engine;
     o["build_id"] = p.build_id;
     o["build_seconds"] = p.build_seconds;
     o["qps_best"] = p.qps_best;

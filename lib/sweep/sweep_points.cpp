@@ -105,7 +105,9 @@ std::vector<SweepPoint> expand_sweep(const ScenarioDocument& base,
       throw InputError(fmt::format("--set {}: {}", label, e.what()));
     }
     std::vector<std::string> drop = query_side_fields();
-    p.build_key = key_without(doc.doc, drop);
+    // query.engine decides what is built (auto and the engine it resolves to share a build).
+    p.build_key = key_without(doc.doc, drop) + "|engine=" +
+                  to_string(resolve_engine(p.scenario.query.engine, p.scenario.metric));
     drop.push_back("build");
     p.inputs_key = key_without(doc.doc, drop);
     p.truth_key = fmt::format("{}|k={}|predecessor={}", p.inputs_key, p.scenario.k,

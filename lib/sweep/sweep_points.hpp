@@ -24,7 +24,8 @@ struct SweepPoint {
   nlohmann::json set;      // {"FIELD": value, ...}: what this point set
   Scenario scenario;       // the base scenario with those fields, validated
   std::string inputs_key;  // equal: same dataset, backend and query rows
-  std::string build_key;   // equal: same tree (inputs and every build field)
+  std::string build_key;   // equal: same tree (inputs, every build field and the resolved
+                           // query.engine: each engine builds its own index)
   std::string truth_key;   // equal: same exact answer (inputs, k, predecessor)
 };
 

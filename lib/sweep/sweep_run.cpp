@@ -55,21 +55,28 @@ SweepResult run_sweep(const std::vector<SweepPoint>& points, const std::vector<s
     for (const auto& build_group :
          group_by(inputs_group, [&](size_t i) { return points[i].build_key; })) {
       const Scenario& build_scenario = points[build_group.front()].scenario;
-      const size_t build_id = out.builds++;
-      progress.status(fmt::format("sweep {}: building tree {} ({})", out.scenario, build_id + 1,
-                                  to_string(build_scenario.build.strategy)));
+      const Engine engine = resolve_engine(build_scenario.query.engine, build_scenario.metric);
       std::vector<BuildBatchStats> batches;
       int64_t depth = 0;
-      const auto t0 = Clock::now();
-      const TreeEnginePtr tree =
-          build_tree_engine(in.data, build_scenario.build, in.threads, &batches, &depth);
-      const double build_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      double build_seconds = 0;
+      size_t build_id = 0;
+      TreeEnginePtr tree;
+      if (engine != Engine::brute) {
+        build_id = out.builds++;
+        progress.status(fmt::format("sweep {}: building the {} index {} ({})", out.scenario,
+                                    to_string(engine), build_id + 1,
+                                    to_string(build_scenario.build.strategy)));
+        const auto t0 = Clock::now();
+        tree =
+            build_index_engine(in.data, engine, build_scenario.build, in.threads, &batches, &depth);
+        build_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      }
 
       for (const size_t i : build_group) {
         const SweepPoint& p = points[i];
         RunResult r;
         r.scenario = p.scenario;
-        r.engine = Engine::tree;
+        r.engine = engine;
         r.threads = in.threads;
         r.n_points = in.dataset.n;
         r.dim = in.dataset.dim;
@@ -83,16 +90,20 @@ SweepResult run_sweep(const std::vector<SweepPoint>& points, const std::vector<s
         r.sweep_id = out.sweep_id;
         r.sweep_set = p.set;
         progress.status(fmt::format("sweep {}: point {}/{}", out.scenario, i + 1, points.size()));
-        run_tree_passes(*tree, in.queries, tree_query_knobs(p.scenario, in.threads), p.scenario, r,
-                        false, &progress);
+        if (tree) {
+          run_tree_passes(*tree, in.queries, tree_query_knobs(p.scenario, in.threads), p.scenario,
+                          r, false, &progress);
+        } else {
+          run_brute_passes(in.data, in.queries, p.scenario, in.threads, r, &progress);
+        }
 
         auto it = truths.find(p.truth_key);
         if (it == truths.end()) {
           Truth t;
           const size_t passes = options.compare_brute ? p.scenario.repeat : 1;
-          t.brute_seconds =
-              time_brute_passes(in.data, in.queries, p.scenario.k, p.scenario.query.predecessor,
-                                in.threads, passes, &t.answer, &progress);
+          t.brute_seconds = time_brute_passes(
+              in.data, in.queries, p.scenario.k, p.scenario.query.predecessor, in.threads, passes,
+              &t.answer, &progress, options.compare_brute ? p.scenario.warmup : 0);
           if (!options.compare_brute) t.brute_seconds.clear();
           it = truths.emplace(p.truth_key, std::move(t)).first;
           ++out.exact_answers;
@@ -103,14 +114,20 @@ SweepResult run_sweep(const std::vector<SweepPoint>& points, const std::vector<s
 
         SweepPointResult& pr = out.points[i];
         pr.set = p.set;
+        pr.engine = to_string(engine);
         pr.build_id = build_id;
         pr.build_seconds = build_seconds;
         const double nq = static_cast<double>(r.n_queries);
         pr.qps_best = nq / best_of(r.query_seconds);
         pr.qps_median = nq / median_of(r.query_seconds);
-        const QueryCounters& c = r.pass_counters.back();
-        pr.distance_evals_per_query = static_cast<double>(c.distance_evals) /
-                                      static_cast<double>(std::max<uint64_t>(1, c.queries));
+        if (!r.pass_counters.empty()) {
+          const QueryCounters& c = r.pass_counters.back();
+          pr.distance_evals_per_query = static_cast<double>(c.distance_evals) /
+                                        static_cast<double>(std::max<uint64_t>(1, c.queries));
+        } else {
+          // brute: every row (at most: predecessor queries read only the earlier rows)
+          pr.distance_evals_per_query = static_cast<double>(r.n_points);
+        }
         pr.recall = *r.recall_vs_brute;
         pr.approximate = r.approximate;
         if (r.brute_seconds) {

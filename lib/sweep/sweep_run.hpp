@@ -20,6 +20,7 @@ struct SweepOptions {
 
 struct SweepPointResult {
   nlohmann::json set;        // the fields the point set
+  std::string engine;        // the index that answered: pivot, box, cover-tree or brute
   size_t build_id = 0;       // which tree build it used (0-based, in build order)
   double build_seconds = 0;  // that build's wall time
   double qps_best = 0;

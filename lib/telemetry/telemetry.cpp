@@ -149,6 +149,7 @@ json make_build_batch_row(const RunInfo& info, const BuildBatchStats& b, const s
   put_optional_int(row, "level", b.level);
   put_optional_int(row, "conflict_adj_pairs", b.conflict_adj_pairs);
   put_optional_int(row, "build_distance_evals", b.build_distance_evals);
+  if (b.build_phase) row["build_phase"] = *b.build_phase;
   return row;
 }
 

@@ -78,10 +78,9 @@ TEST(RunAudit, SmallScenarioPassesEveryCheck) {
   EXPECT_TRUE(report.passed()) << describe(report);
   for (const char* name :
        {"exact.well_formed", "exact.recall", "exact.distances", "exact.ranks", "exact.self_found",
-        "exact.tree_pruning_only", "tree.structure", "tree.root", "tree.levels", "tree.radii",
-        "tree.parent_bounds", "tree.subtree_min_id", "tree.module_invariants",
-        "metric.self_distance", "metric.symmetry", "metric.triangle", "metric.range",
-        "metric.p_consistency"}) {
+        "exact.tree_pruning_only", "index.pivot_rows", "metric.self_distance", "metric.symmetry",
+        "metric.triangle",
+        "metric.range", "metric.p_consistency"}) {
     EXPECT_NE(find(report, name), nullptr) << name << "\n" << describe(report);
   }
   EXPECT_FALSE(report.reference_f32_recall.has_value());
@@ -109,6 +108,22 @@ k: 6
   const AuditReport report = run_audit(s, quiet_options());
   EXPECT_TRUE(report.passed()) << describe(report);
   EXPECT_EQ(find(report, "metric.p_consistency"), nullptr);
+  // The box index answers Euclidean data, and is what the audit checks.
+  EXPECT_EQ(report.engine, "box");
+  EXPECT_NE(find(report, "index.box"), nullptr) << describe(report);
+  EXPECT_EQ(find(report, "tree.radii"), nullptr) << describe(report);
+
+  AuditOptions cover = quiet_options();
+  cover.engine = Engine::cover_tree;
+  const AuditReport c = run_audit(s, cover);
+  EXPECT_TRUE(c.passed()) << describe(c);
+  EXPECT_EQ(c.engine, "cover-tree");
+  EXPECT_NE(find(c, "index.cover_tree"), nullptr) << describe(c);
+  EXPECT_NE(find(c, "tree.radii"), nullptr) << describe(c);
+
+  AuditOptions brute = quiet_options();
+  brute.engine = Engine::brute;
+  EXPECT_THROW(run_audit(s, brute), InputError);
 }
 
 TEST(RunAudit, PredecessorScenarioPasses) {

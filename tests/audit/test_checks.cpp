@@ -12,6 +12,7 @@
 #include "metric/metric.hpp"
 #include "search/brute_force.hpp"
 #include "tree/cover_tree.hpp"
+#include "tree/hilbert_index.hpp"
 
 namespace ctb::audit {
 namespace {
@@ -203,6 +204,67 @@ TEST(RunTree, AnswersEqualBruteForce) {
   EXPECT_TRUE(compare_knn(run.answer, truth, kSameKernelTolerance).exact());
   EXPECT_TRUE(compare_knn(run.answer_no_fallback, truth, kSameKernelTolerance).exact());
   for (const Check& c : run.checks) EXPECT_EQ(c.verdict, Verdict::pass) << describe(run.checks);
+}
+
+// index.pivot_rows passes on the index the library builds and fails when a stored entry is
+// corrupted: a quantised correlation moved by more than half a step (outside its group range
+// too), one moved within its group's range, a Gram entry, or a group range narrowed.
+TEST(PivotRowsCheck, PassesOnTheBuiltIndexAndFailsOnACorruptedEntry) {
+  const MetricData data = small_residual();
+  HilbertIndexParams hp;
+  hp.pivots = 16;
+  hp.group_size = 8;
+  const HilbertIndex built = build_hilbert_index(data, hp);
+  ASSERT_EQ(built.pivots, 16u);
+  const Check ok = check_pivot_rows(built, data, 16, 2);
+  EXPECT_EQ(ok.name, "index.pivot_rows");
+  EXPECT_EQ(ok.verdict, Verdict::pass) << ok.detail;
+  {
+    HilbertIndex t = built;  // pivot 0, position 5: off by 2 steps (sampled pivot)
+    t.rho[5] = static_cast<int16_t>(t.rho[5] > 0 ? t.rho[5] - 2 : t.rho[5] + 2);
+    const Check c = check_pivot_rows(t, data, 16, 2);
+    EXPECT_EQ(c.verdict, Verdict::fail) << c.detail;
+    EXPECT_NE(c.detail.find("a fresh correlation is"), std::string::npos) << c.detail;
+  }
+  {
+    HilbertIndex t = built;  // the last pivot's Gram entry
+    t.gram[(t.pivots - 1) * t.pivots] += 1e-6;
+    EXPECT_EQ(check_pivot_rows(t, data, 16, 1).verdict, Verdict::fail);
+  }
+  {
+    HilbertIndex t = built;  // a group range that no longer holds its members
+    t.group_hi[3] = static_cast<int16_t>(t.group_lo[3] - 1);
+    const Check c = check_pivot_rows(t, data, 16, 2);
+    EXPECT_EQ(c.verdict, Verdict::fail) << c.detail;
+    EXPECT_NE(c.detail.find("range"), std::string::npos) << c.detail;
+  }
+  {
+    HilbertIndex t = built;  // no pivots at all
+    t.pivots = 0;
+    EXPECT_EQ(check_pivot_rows(t, data, 16, 2).verdict, Verdict::fail);
+  }
+}
+
+// The audit's run builds and queries each engine's index through `run`'s calls and checks
+// the index that answered.
+TEST(RunTree, EachEngineIsCheckedByItsIndexChecks) {
+  const MetricData data = small_residual();
+  const std::vector<int64_t> ids = first_ids(40);
+  std::vector<QueryRow> rows;
+  for (const int64_t id : ids) rows.push_back(query_row(data, static_cast<size_t>(id)));
+  TreeQueryKnobs query;
+  query.k = 12;
+  const KnnResult truth = brute(data, ids, 12);
+  for (const Engine engine : {Engine::automatic, Engine::cover_tree}) {
+    TreeBuildParams params;
+    params.engine = engine;
+    const TreeRun run = run_tree(data, params, rows, query);
+    const char* want = engine == Engine::automatic ? "index.pivot_rows" : "index.cover_tree";
+    EXPECT_EQ(run.engine, engine == Engine::automatic ? Engine::pivot : Engine::cover_tree);
+    ASSERT_NE(find(run.checks, want), nullptr) << describe(run.checks);
+    EXPECT_TRUE(compare_knn(run.answer, truth, kSameKernelTolerance).exact());
+    for (const Check& c : run.checks) EXPECT_EQ(c.verdict, Verdict::pass) << describe(run.checks);
+  }
 }
 
 }  // namespace

@@ -44,7 +44,10 @@ void expect_parity(Engine engine) {
 }
 
 TEST(ReferenceParity, BruteForceMatchesReferenceFloat64Answer) { expect_parity(Engine::brute); }
-TEST(ReferenceParity, TreeMatchesReferenceFloat64Answer) { expect_parity(Engine::tree); }
+TEST(ReferenceParity, TreeMatchesReferenceFloat64Answer) { expect_parity(Engine::automatic); }
+TEST(ReferenceParity, CoverTreeEngineMatchesReferenceFloat64Answer) {
+  expect_parity(Engine::cover_tree);
+}
 
 TEST(ReferenceParity, GoldWhenSharedReferenceIsPresent) {
   const std::filesystem::path dir =
@@ -56,7 +59,7 @@ TEST(ReferenceParity, GoldWhenSharedReferenceIsPresent) {
   GTEST_SKIP() << "gold32k parity runs in release builds only (too slow under sanitizers)";
 #endif
   const KnnResult reference = load_reference(dir);
-  for (const Engine engine : {Engine::brute, Engine::tree}) {
+  for (const Engine engine : {Engine::brute, Engine::automatic}) {
     RunOptions options;
     options.engine = engine;
     options.repeat = 1;

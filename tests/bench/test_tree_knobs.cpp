@@ -93,5 +93,33 @@ TEST(MemoryEstimate, RefusesWhatCannotFit) {
   EXPECT_EQ(euclid.lists_bytes, 0u);
 }
 
+// Every engine gives the exact answer, and the run names the index that answered.
+TEST(TreeKnobs, EveryEngineAnswersExactlyAndIsNamed) {
+  const RunResult base = run_text("");
+  EXPECT_EQ(base.engine, Engine::pivot);
+  for (const char* engine : {"pivot", "cover-tree", "brute"}) {
+    const RunResult r = run_text(std::string("query: {engine: ") + engine + "}\n");
+    EXPECT_STREQ(to_string(r.engine), engine);
+    EXPECT_EQ(*r.recall_vs_brute, 1.0) << engine;
+    EXPECT_EQ(r.answer.indices, base.answer.indices) << engine;
+  }
+}
+
+// The --compare-brute passes get a warm-up like the engine's: `warmup` untimed passes, then
+// `repeat` timed ones, the answer from the last.
+TEST(TreeKnobs, BrutePassesWarmUpFirst) {
+  const RunResult base = run_text("");
+  const Scenario s = parse_scenario(
+      "name: knobs\nmetric: residual\ndata: {seed: 42, n: 1500, dim: 3}\n"
+      "queries: {count: 96, seed: 43}\nk: 12\nresidual: {inducing_count: 48}\n",
+      "knobs.yaml", ".");
+  const PreparedInputs in = prepare_inputs(s);
+  KnnResult answer;
+  const std::vector<double> times =
+      time_brute_passes(in.data, in.queries, 12, false, 2, 2, &answer, nullptr, 3);
+  EXPECT_EQ(times.size(), 2u);
+  EXPECT_EQ(answer.indices, base.answer.indices);
+}
+
 }  // namespace
 }  // namespace ctb

@@ -307,6 +307,7 @@ const std::string kEuclid =
 const std::string kResidualNoK =
     "name: bad\nmetric: residual\ndata: {seed: 1, n: 100, dim: 2}\nqueries: {count: 5, seed: 2}\n";
 const std::string kResidual = kResidualNoK + "k: 3\n";
+const std::string kEuclidK3 = kEuclid + "k: 3\n";
 
 std::string deep_flow(int depth) {
   return kResidual + "build: " + std::string(depth, '[') + std::string(depth, ']') + "\n";
@@ -521,6 +522,19 @@ std::vector<BadCase> bad_cases() {
        "bad.yaml",
        kEuclid + "k: 3\nquery: {predecessor: true}\n",
        {"field 'query.predecessor'", "dataset points"}},
+      {"unknown engine",
+       "bad.yaml",
+       y + "query: {engine: kd-tree}\n",
+       {"field 'query.engine'", "must be one of auto, pivot, box, cover-tree, brute", "kd-tree"}},
+      {"engine not a string", "bad.yaml", y + "query: {engine: 3}\n", {"field 'query.engine'"}},
+      {"box engine for residual",
+       "bad.yaml",
+       y + "query: {engine: box}\n",
+       {"field 'query.engine'", "'box' needs metric 'euclidean'"}},
+      {"pivot engine for euclidean",
+       "bad.yaml",
+       kEuclid + "k: 3\nquery: {engine: pivot}\n",
+       {"field 'query.engine'", "'pivot' needs metric 'residual'"}},
       {"negative survivor cap",
        "bad.yaml",
        y + "query: {survivor_cap: -1}\n",
@@ -594,6 +608,38 @@ TEST(LoadScenario, FileErrorsNameTheFile) {
         << e.what();
   }
   EXPECT_THROW(load_scenario(dir.path().string() + "/"), InputError);  // a directory
+}
+
+TEST(ParseScenario, QueryEngineTakesEachNameAndResolvesPerMetric) {
+  const Scenario d = parse_scenario(kResidual, "e.yaml", {});
+  EXPECT_EQ(d.query.engine, Engine::automatic);  // the default
+  EXPECT_EQ(resolve_engine(d.query.engine, d.metric), Engine::pivot);
+  const struct {
+    const std::string& base;
+    const char* name;
+    Engine parsed;
+    Engine resolved;
+  } cases[] = {
+      {kResidual, "auto", Engine::automatic, Engine::pivot},
+      {kResidual, "tree", Engine::automatic, Engine::pivot},  // the old name: auto's alias
+      {kResidual, "pivot", Engine::pivot, Engine::pivot},
+      {kResidual, "cover-tree", Engine::cover_tree, Engine::cover_tree},
+      {kResidual, "brute", Engine::brute, Engine::brute},
+      {kEuclidK3, "auto", Engine::automatic, Engine::box},
+      {kEuclidK3, "box", Engine::box, Engine::box},
+      {kEuclidK3, "cover-tree", Engine::cover_tree, Engine::cover_tree},
+      {kEuclidK3, "brute", Engine::brute, Engine::brute},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Scenario s = parse_scenario(c.base + "query: {engine: " + c.name + "}\n", "e.yaml", {});
+    EXPECT_EQ(s.query.engine, c.parsed);
+    EXPECT_EQ(resolve_engine(s.query.engine, s.metric), c.resolved);
+    // What a run reports is the resolved index's name, never auto or tree.
+    const std::string reported = to_string(resolve_engine(s.query.engine, s.metric));
+    EXPECT_NE(reported, "auto");
+    EXPECT_NE(reported, "tree");
+  }
 }
 
 }  // namespace

@@ -106,6 +106,38 @@ TEST(SweepPoints, KAndInputsChangeTheRightKeys) {
   EXPECT_NE(pts[0].build_key, pts[1].build_key);
 }
 
+// query.engine decides what is built: points with different engines never share a build, and
+// auto shares one with the engine it resolves to (pivot, for residual data).
+TEST(SweepPoints, EngineIsPartOfTheBuildKey) {
+  Fixture f;
+  const auto pts = expand_sweep(f.doc, axes({"query.engine=auto,pivot,cover-tree,brute"}));
+  ASSERT_EQ(pts.size(), 4u);
+  EXPECT_EQ(pts[0].build_key, pts[1].build_key);
+  EXPECT_NE(pts[1].build_key, pts[2].build_key);
+  EXPECT_NE(pts[1].build_key, pts[3].build_key);
+  EXPECT_NE(pts[2].build_key, pts[3].build_key);
+  EXPECT_EQ(pts[0].truth_key, pts[2].truth_key);  // one exact answer for all
+}
+
+TEST(SweepRun, EachEngineGetsItsOwnBuildAndIsNamed) {
+  Fixture f;
+  const auto a = axes({"query.engine=auto,pivot,cover-tree,brute"});
+  SweepOptions options;
+  options.progress = false;
+  const SweepResult r = run_sweep(expand_sweep(f.doc, a), fields_of(a), options);
+  ASSERT_EQ(r.points.size(), 4u);
+  EXPECT_EQ(r.builds, 2u);  // pivot (shared with auto) and cover-tree; brute builds nothing
+  EXPECT_EQ(r.points[0].build_id, r.points[1].build_id);
+  EXPECT_NE(r.points[1].build_id, r.points[2].build_id);
+  const char* names[] = {"pivot", "pivot", "cover-tree", "brute"};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(r.points[i].engine, names[i]) << i;
+    EXPECT_EQ(r.points[i].recall, 1.0) << i;
+  }
+  EXPECT_EQ(r.points[3].build_seconds, 0.0);
+  EXPECT_EQ(sweep_json(r)["points"][2]["engine"], "cover-tree");
+}
+
 TEST(SweepPoints, BadNamesAndValuesNameTheSet) {
   Fixture f;
   const auto expect_error = [&](std::initializer_list<const char*> sets, const std::string& want) {
