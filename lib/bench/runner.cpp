@@ -494,7 +494,7 @@ nlohmann::json summary_json(const RunResult& r) {
       j["plan"] = plan_json(c);
     }
   }
-  if (r.engine != Engine::tree) {
+  if (r.engine == Engine::brute) {
     j["plan"] = {{"choice", "scan"}, {"scan_share", 1.0}, {"why", "the brute-force engine"}};
   }
   if (r.brute_seconds) {

@@ -136,12 +136,13 @@ TreeStats tree_engine_stats(const TreeEngine& engine) {
   st.pivot_list = ix.n;  // whole rows
   st.bytes = ix.memory_bytes();
   st.index = "pivot";
-  st.pivot_rule = engine.pivots_forced
-                      ? fmt::format("forced: build.pivots = {}", ix.pivots)
-                      : fmt::format("auto: N / 16 = {}, within [64, 2048], a multiple of 32, "
-                                    "at most 2 GiB of int16 rows -> {} pivots x {} rows ({:.1f} MiB)",
-                                    ix.n / 16, ix.pivots, ix.n,
-                                    static_cast<double>(ix.pivots * ix.n * 2) / 1048576.0);
+  st.pivot_rule =
+      engine.pivots_forced
+          ? fmt::format("forced: build.pivots = {}", ix.pivots)
+          : fmt::format(
+                "auto: N / 16 = {}, within [64, 2048], a multiple of 32, "
+                "at most 2 GiB of int16 rows -> {} pivots x {} rows ({:.1f} MiB)",
+                ix.n / 16, ix.pivots, ix.n, static_cast<double>(ix.pivots * ix.n * 2) / 1048576.0);
   return st;
 }
 
@@ -204,7 +205,9 @@ TreeEnginePtr build_index_engine(const MetricData& data, Engine engine, const Bu
     if (data.kind == MetricKind::residual) options.pivots = 0;
     CoverTree tree = build_cover_tree(data, options);
     tree.euclid.reset();
-    built.reset(new TreeEngine{std::move(tree), &data});
+    built.reset(new TreeEngine{});
+    built->tree = std::move(tree);
+    built->data = &data;
     const int64_t rss_after = rss_bytes_now();
     if (depth != nullptr) *depth = built->tree.depth();
     if (batches != nullptr) {
@@ -290,8 +293,6 @@ std::vector<BuildPhase> index_build_phases(const CoverTree& tree, Engine engine,
 
 const CoverTree& tree_engine_tree(const TreeEngine& engine) { return engine.tree; }
 
-const HilbertIndex* tree_engine_pivot_index(const TreeEngine& engine) {
-  return engine.pivot.get();
-}
+const HilbertIndex* tree_engine_pivot_index(const TreeEngine& engine) { return engine.pivot.get(); }
 
 }  // namespace ctb

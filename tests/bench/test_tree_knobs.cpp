@@ -34,39 +34,53 @@ TEST(TreeKnobs, PivotsAndDenseFallbackChangeWorkNotAnswers) {
     EXPECT_NE(b.pass_counters.back().distance_evals, a.pass_counters.back().distance_evals)
         << what << ": the knob should change the work";
   };
-  // Pivot lists off (best-first tree search) and small lists.
-  const RunResult no_pivots = run_text("build: {pivots: 0}\n");
-  same_answer_other_work(base, no_pivots, "pivots: 0");
-  same_answer_other_work(base, run_text("build: {pivots: 16, pivot_list: 32}\n"), "small lists");
-  // The pivot search's knobs: seeds, nearest pivots tried, windows intersected.
+  // The cover tree's best-first search, and fewer pivots in the pivot index.
+  const RunResult tree = run_text("query: {engine: cover-tree}\n");
+  same_answer_other_work(base, tree, "cover-tree");
+  same_answer_other_work(base, run_text("build: {pivots: 16}\n"), "pivots: 16");
+  // The pivot search's knobs: seeds, nearest pivots tried, pivots in the bound, the plan.
   same_answer_other_work(base, run_text("query: {seed_rows: 8}\n"), "seed_rows: 8");
   same_answer_other_work(base, run_text("build: {pivots: 64}\nquery: {pivot_candidates: 1}\n"),
                          "pivot_candidates: 1");
   same_answer_other_work(base, run_text("build: {pivots: 64}\nquery: {bound_pivots: 1}\n"),
                          "bound_pivots: 1");
+  same_answer_other_work(base, run_text("query: {dense_fallback_evals: 5}\n"),
+                         "dense_fallback_evals: 5 (pivot index)");
   // The dense fallback threshold acts on the tree search.
-  same_answer_other_work(no_pivots,
-                         run_text("build: {pivots: 0}\nquery: {dense_fallback_evals: 40}\n"),
+  same_answer_other_work(tree, run_text("query: {engine: cover-tree, dense_fallback_evals: 40}\n"),
                          "dense_fallback_evals: 40");
 }
 
 // The summary carries the tree-quality figures: levels add up to the tree, the phases' shares of
 // the distance evaluations add up to one, and the pivots cover every row.
 TEST(TreeKnobs, SummaryHasTreeQualityFigures) {
-  const RunResult r = run_text("build: {pivots: 64, pivot_list: 128}\n");
-  const nlohmann::json j = summary_json(r);
-  ASSERT_TRUE(j.contains("tree_quality"));
-  const nlohmann::json& q = j["tree_quality"];
+  const RunResult t = run_text("query: {engine: cover-tree}\n");
+  const nlohmann::json jt = summary_json(t);
+  ASSERT_TRUE(jt.contains("tree_quality"));
+  const nlohmann::json& qt = jt["tree_quality"];
   uint64_t nodes = 0;
-  for (const auto& level : q["levels"]) nodes += level["nodes"].get<uint64_t>();
-  EXPECT_EQ(nodes, r.n_points);
-  EXPECT_EQ(q["tree_depth"].get<int64_t>(), r.tree_depth);
-  EXPECT_GT(q["branching_mean"].get<double>(), 1.0);
-  EXPECT_GE(q["branching_max"].get<double>(), q["branching_mean"].get<double>());
+  for (const auto& level : qt["levels"]) nodes += level["nodes"].get<uint64_t>();
+  EXPECT_EQ(nodes, t.n_points);
+  EXPECT_EQ(qt["tree_depth"].get<int64_t>(), t.tree_depth);
+  EXPECT_GT(qt["branching_mean"].get<double>(), 1.0);
+  EXPECT_GE(qt["branching_max"].get<double>(), qt["branching_mean"].get<double>());
+
+  // The pivot index: its pivots (forced here), whole rows, its rule, the plan and eval shares.
+  const RunResult r = run_text("build: {pivots: 64}\n");
+  const nlohmann::json j = summary_json(r);
+  const nlohmann::json& q = j["tree_quality"];
+  EXPECT_EQ(q["index"], "pivot");
   EXPECT_EQ(q["pivots"].get<uint64_t>(), 64u);
-  EXPECT_EQ(q["pivot_list"].get<uint64_t>(), 128u);
-  EXPECT_GT(q["pivot_cover_radius"].get<double>(), 0.0);
-  EXPECT_LE(q["pivot_cover_radius"].get<double>(), 1.0);
+  EXPECT_EQ(q["pivot_list"].get<uint64_t>(), r.n_points);
+  EXPECT_NE(q["pivot_rule"].get<std::string>().find("forced"), std::string::npos);
+  EXPECT_GT(q["tree_bytes"].get<uint64_t>(), 64u * r.n_points * 2);
+  EXPECT_GE(q["dense_share"].get<double>(), 0.0);
+  ASSERT_TRUE(j.contains("plan"));
+  EXPECT_EQ(j["plan"]["scan_share"].get<double>(), q["dense_share"].get<double>());
+  EXPECT_TRUE(j["plan"]["choice"] == "index" || j["plan"]["choice"] == "mixed" ||
+              j["plan"]["choice"] == "scan");
+  const nlohmann::json ja = summary_json(run_text(""));
+  EXPECT_NE(ja["tree_quality"]["pivot_rule"].get<std::string>().find("auto"), std::string::npos);
   double share = 0;
   for (const auto& [phase, v] : q["eval_share"].items()) share += v.get<double>();
   EXPECT_NEAR(share, 1.0, 1e-9);
@@ -79,8 +93,11 @@ TEST(MemoryEstimate, RefusesWhatCannotFit) {
   BuildSpec build;
   const MemoryEstimate e = estimate_memory(1u << 20, 3, 512, 1024, 50, true, build);
   EXPECT_GT(e.metric_bytes, uint64_t{4} << 30);  // V alone: 2^20 x 512 doubles
-  EXPECT_GT(e.tree_bytes, e.metric_bytes);       // the rows again, in node order
-  EXPECT_EQ(e.lists_bytes, 2048u * 2048u * 12u + (1u << 20) * 16u);
+  EXPECT_LT(e.tree_bytes, e.metric_bytes / 8);   // the pivot index reads the rows in place
+  // auto at 1M: 1,024 pivots (2 GiB of int16 rows), their group ranges and Gram matrix.
+  EXPECT_EQ(e.lists_bytes, uint64_t{1024} * (1u << 20) * 2 + uint64_t{1024} * (1u << 16) * 8 +
+                               uint64_t{1024} * 1024 * 8);
+  EXPECT_LT(e.total(), uint64_t{8} << 30);
   EXPECT_NO_THROW(check_memory(e, e.total(), "s.yaml"));
   EXPECT_NO_THROW(check_memory(e, 0, "s.yaml"));  // unknown: no check
   try {
@@ -91,6 +108,9 @@ TEST(MemoryEstimate, RefusesWhatCannotFit) {
   }
   const MemoryEstimate euclid = estimate_memory(1000, 3, 0, 10, 5, true, build);
   EXPECT_EQ(euclid.lists_bytes, 0u);
+  build.pivots = 64;  // a number forces it
+  EXPECT_EQ(estimate_memory(1000, 3, 16, 10, 5, true, build).lists_bytes,
+            64u * 1000u * 2u + 64u * 63u * 8u + 64u * 64u * 8u);
 }
 
 // Every engine gives the exact answer, and the run names the index that answered.
