@@ -13,8 +13,8 @@
 #include "metric/distance_kernels.hpp"
 #include "scenario/scenario.hpp"
 #include "tree/cover_tree.hpp"
-#include "tree/hilbert_index.hpp"
 #include "tree/euclid_knn.hpp"
+#include "tree/hilbert_index.hpp"
 #include "tree/tree_knn.hpp"
 
 namespace ctb::audit {
@@ -259,10 +259,10 @@ Check check_pivot_rows(const HilbertIndex& ix, const MetricData& data, size_t sa
       ix.order.size() != n || ix.group_lo.size() != P * ix.groups ||
       ix.group_hi.size() != P * ix.groups || ix.super_lo.size() != P * ix.supers ||
       ix.super_hi.size() != P * ix.supers || ix.pos_inv_sqrt_p.size() != n) {
-    shape.add(fmt::format("arrays sized pivot_row {}, rho {}, gram {}, order {} for {} pivots x "
-                          "{} rows",
-                          ix.pivot_row.size(), ix.rho.size(), ix.gram.size(), ix.order.size(), P,
-                          n));
+    shape.add(
+        fmt::format("arrays sized pivot_row {}, rho {}, gram {}, order {} for {} pivots x "
+                    "{} rows",
+                    ix.pivot_row.size(), ix.rho.size(), ix.gram.size(), ix.order.size(), P, n));
   }
   if (shape.count > 0) return make("index.pivot_rows", false, shape.summary(""));
   std::vector<char> seen(n, 0);
@@ -298,15 +298,16 @@ Check check_pivot_rows(const HilbertIndex& ix, const MetricData& data, size_t sa
       st.max_error = std::max(st.max_error, std::isnan(err) ? INFINITY : err);
       ++st.entries;
       if (!(err <= kRhoStep)) {
-        st.rows.add(fmt::format("pivot {} (row {}): position {} (row {}) stores {:.9g}, a fresh "
-                                "correlation is {:.17g} (more than half a step apart)",
-                                a, prow, pos, row, r[pos] / kRhoScale, fresh[row]));
+        st.rows.add(
+            fmt::format("pivot {} (row {}): position {} (row {}) stores {:.9g}, a fresh "
+                        "correlation is {:.17g} (more than half a step apart)",
+                        a, prow, pos, row, r[pos] / kRhoScale, fresh[row]));
       }
       const size_t g = pos / ix.group_size, sg = pos / ix.super_size;
       if (r[pos] < ix.group_lo[a * ix.groups + g] || r[pos] > ix.group_hi[a * ix.groups + g] ||
           r[pos] < ix.super_lo[a * ix.supers + sg] || r[pos] > ix.super_hi[a * ix.supers + sg]) {
-        st.ranges.add(fmt::format("pivot {}: position {} outside its group or super group range",
-                                  a, pos));
+        st.ranges.add(
+            fmt::format("pivot {}: position {} outside its group or super group range", a, pos));
       }
       if (!(ix.group_inv_sqrt_p[g] >= 1.0 / std::sqrt(data.p[row]) &&
             ix.super_inv_sqrt_p[sg] >= ix.group_inv_sqrt_p[g] &&
@@ -367,10 +368,9 @@ TreeRun run_tree(const MetricData& data, const TreeBuildParams& params,
 
   if (run.engine == Engine::pivot) {
     const HilbertIndex* ix = tree_engine_pivot_index(*engine);
-    run.checks.push_back(ix != nullptr ? check_pivot_rows(*ix, data, params.index_samples,
-                                                         params.threads)
-                                       : make("index.pivot_rows", false,
-                                              "the engine holds no pivot index"));
+    run.checks.push_back(ix != nullptr
+                             ? check_pivot_rows(*ix, data, params.index_samples, params.threads)
+                             : make("index.pivot_rows", false, "the engine holds no pivot index"));
   }
   if (run.engine == Engine::box) {
     const std::vector<std::string> messages =

@@ -467,8 +467,8 @@ class Searcher {
       const size_t g0 = sg * per, g1 = std::min(NG, g0 + per), len = g1 - g0;
       std::fill_n(gh, len, 0.0);
       std::fill_n(gl, len, 0.0);
-      accumulate_box(by, s.pa.data(), nb, ix_.group_lo.data(), ix_.group_hi.data(), NG, g0, len,
-                     gh, gl);
+      accumulate_box(by, s.pa.data(), nb, ix_.group_lo.data(), ix_.group_hi.data(), NG, g0, len, gh,
+                     gl);
       ct.bound_evals += len;
       for (size_t g = 0; g < len; ++g) {
         const double e = ix_.group_inv_sqrt_p[g0 + g];
@@ -524,8 +524,8 @@ class Searcher {
         for (size_t k2 = 0; k2 < cnt; ++k2) R[i * 64 + k2] = r[sel[k2]] / kRhoScale;
       }
       FullSums& f = s.sums;
-      full_form_sums(s.M.data(), nb, R, cnt, s.m1.data(), s.me.data(), s.mt.data(),
-                     s.wres.data(), Cm, f);
+      full_form_sums(s.M.data(), nb, R, cnt, s.m1.data(), s.me.data(), s.mt.data(), s.wres.data(),
+                     Cm, f);
       const double *c1 = f.c1, *cc = f.cc, *g1 = f.g1, *ge = f.ge, *gt = f.gt, *gres = f.gres;
       for (size_t k2 = 0; k2 < cnt; ++k2) {
         const double e = ecol[k2];
@@ -577,8 +577,7 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
   // candidates as gathered evaluations (~5 block-kernel ones each, spec §12); when that is not
   // well below a scan of every row, the whole batch is scanned.
   const bool scan_all =
-      options.plan_batch &&
-      5 * (options.seed_rows + options.pivot_candidates + 2 * options.k) >= n;
+      options.plan_batch && 5 * (options.seed_rows + options.pivot_candidates + 2 * options.k) >= n;
 
   // Queries in the Hilbert order of their own point (fresh points after, in input order):
   // neighbours in a task share pivots, groups and rows in cache.

@@ -79,8 +79,7 @@ TEST(RunAudit, SmallScenarioPassesEveryCheck) {
   for (const char* name :
        {"exact.well_formed", "exact.recall", "exact.distances", "exact.ranks", "exact.self_found",
         "exact.tree_pruning_only", "index.pivot_rows", "metric.self_distance", "metric.symmetry",
-        "metric.triangle",
-        "metric.range", "metric.p_consistency"}) {
+        "metric.triangle", "metric.range", "metric.p_consistency"}) {
     EXPECT_NE(find(report, name), nullptr) << name << "\n" << describe(report);
   }
   EXPECT_FALSE(report.reference_f32_recall.has_value());

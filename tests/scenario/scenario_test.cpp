@@ -152,7 +152,9 @@ TEST(BuiltinScenarios, EachParsesToTheSpecTableValues) {
     // The issue-10 scenarios (the whole job, a million points) repeat 3 times, the rest 5.
     // gold-vif-128k (issue 19) is timed once, without a warm-up: the figure is build + query.
     const bool once = name == "gold-vif-128k";
-    EXPECT_EQ(s.repeat, once ? 1u : name == "gold-vif" || name == "scale-residual-1m" ? 3u : 5u)
+    EXPECT_EQ(s.repeat, once                                                ? 1u
+                        : name == "gold-vif" || name == "scale-residual-1m" ? 3u
+                                                                            : 5u)
         << name;
     EXPECT_EQ(s.warmup, once ? 0u : 1u);
     EXPECT_EQ(s.threads, 0);
