@@ -133,10 +133,16 @@ TEST(HilbertIndex, StoresQuantisedRowsAndTheirGroupRanges) {
 }
 
 // The property: exact against brute force, every mode, counters thread-independent.
+// Under ASan + UBSan (~10x slower) every target runs 1 in 6 of the grid and the largest size is
+// left out; the ci preset runs the full grid on the best target and 1 in 2 on the others.
 #ifdef CTB_SANITIZED
 constexpr uint64_t kThinEvery = 6;
+constexpr bool kThinBest = true;
+constexpr size_t kLargest = 600;
 #else
 constexpr uint64_t kThinEvery = 2;
+constexpr bool kThinBest = false;
+constexpr size_t kLargest = 1500;
 #endif
 void hilbert_matches_brute_force(bool thin) {
   const size_t sizes[] = {1, 2, 5, 40, 150, 600, 1500};
@@ -146,6 +152,7 @@ void hilbert_matches_brute_force(bool thin) {
   for (size_t n : sizes)
     for (Shape shape : {Shape::normal, Shape::grid, Shape::duplicates, Shape::clusters}) {
       ++seed;
+      if (n > kLargest) continue;
       const KernelType kernel = seed % 2 ? KernelType::matern52 : KernelType::rbf;
       const MetricData data = make_residual(n, 1 + seed % 3, seed, shape, kernel, 8 + seed % 40);
       const std::vector<QueryRow> queries = point_queries(data, 50);
@@ -199,7 +206,7 @@ void hilbert_matches_brute_force(bool thin) {
           }
       }
     }
-  EXPECT_GT(cases, thin ? 100 : 500);
+  EXPECT_GT(cases, thin ? 50 : 500);
   EXPECT_GT(index_answered, 0u);
   EXPECT_GT(scanned, 0u);
 }
@@ -207,7 +214,7 @@ void hilbert_matches_brute_force(bool thin) {
 TEST(HilbertIndex, MatchesBruteForceOnEverySimdTarget) {
   size_t targets = 0;
   EXPECT_GE(test_support::for_each_simd_target(
-                [&](const std::string&) { hilbert_matches_brute_force(targets++ > 0); }),
+                [&](const std::string&) { hilbert_matches_brute_force(kThinBest || targets++ > 0); }),
             1u);
 }
 
