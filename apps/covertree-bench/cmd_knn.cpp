@@ -73,7 +73,9 @@ CommandRunner add_knn_command(CLI::App& app) {
   auto* v_matrix = cmd->add_option("--v-matrix", args->job.v_matrix_path,
                                    "Your own V (n x m NPY) instead of --inducing; needs --p-diag");
   auto* p_diag =
-      cmd->add_option("--p-diag", args->job.p_diag_path, "Your own p (n NPY), with --v-matrix");
+      cmd->add_option("--p-diag", args->job.p_diag_path,
+                      "Your own p (n NPY), with --v-matrix: at least variance - |V_i|^2 (a "
+                      "nugget is fine)");
   v_matrix->needs(p_diag);
   p_diag->needs(v_matrix);
   inducing->excludes(v_matrix);

@@ -85,8 +85,10 @@ struct UserVp {
 };
 
 /// Residual metric data from a user's V and p over `coords` (n x dim): checks shapes and
-/// values (InputError), and appends a warning to `warnings` when p is not the residual
-/// diagonal variance - |V_i|^2 of `kernel` (then the metric may not be exact).
+/// values (InputError), and appends one warning to `warnings` when some p_i is below the
+/// residual diagonal variance - |V_i|^2 of `kernel` beyond rounding (then the correlation may
+/// not be a metric and the neighbours may not be exact), naming how many rows and the worst.
+/// p at or above the diagonal (a nugget, a floor) is exact and silent.
 MetricData residual_from_user_vp(std::span<const double> coords, size_t dim, const UserVp& vp,
                                  const KernelParams& kernel, std::vector<std::string>* warnings);
 

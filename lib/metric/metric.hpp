@@ -115,12 +115,25 @@ inline QueryRow query_row(const MetricData& data, size_t row) {
 /// Euclidean metric data over coordinates (n x dim, row-major), ids 0..n-1.
 MetricData make_euclidean(std::span<const double> coords, size_t dim);
 
+/// Rows per block of the residual backend's triangular solve (one single-threaded OpenBLAS
+/// dtrsm per block). Blocks are fixed by dataset index, [b * kResidualRowBlock, (b + 1) *
+/// kResidualRowBlock), so a row of V has the same bits whatever the thread count and whatever
+/// shard of rows is built (on one machine and OpenBLAS core type).
+inline constexpr size_t kResidualRowBlock = 1024;
+
 /// Residual backend: K_mm = k(U,U) + jitter*var*I, L = chol(K_mm), V_i = L^-1 k(U, x_i),
 /// p_i = max(var - ||V_i||^2, 1e-9). `inducing` are sorted dataset indices. Uses `threads`.
 /// Throws InputError when the Cholesky fails (e.g. duplicate inducing points with jitter 0).
 MetricData build_residual(std::span<const double> coords, size_t dim,
                           std::span<const int64_t> inducing, const ResidualParams& params,
                           int threads);
+
+/// The rows [row_begin, row_end) of build_residual over all of `coords` (a shard): row i of the
+/// result is dataset row row_begin + i (ids, coords, V, p), with the same bits as that row of
+/// the full build. Throws InputError unless row_begin <= row_end <= n.
+MetricData build_residual_rows(std::span<const double> coords, size_t dim,
+                               std::span<const int64_t> inducing, const ResidualParams& params,
+                               int threads, size_t row_begin, size_t row_end);
 
 /// Residual data from a user's own V (n x rank, row-major) and p (n).
 MetricData residual_from_vp(std::span<const double> coords, size_t dim, std::span<const double> v,

@@ -1,5 +1,6 @@
 // The input checks shared by the CLI's `knn` and the Python module (bench/knn_job.hpp): each
 // names its input by the caller's label and the problem, in one line.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -51,7 +52,7 @@ TEST(KnnInputs, InducingPointsAreSortedDistinctAndSeeded) {
   EXPECT_NE(a, choose_inducing_points(100, 20, 4, "m"));
 }
 
-TEST(KnnInputs, UserVpIsCheckedAndAnInconsistentPWarns) {
+TEST(KnnInputs, UserVpIsCheckedAndAPBelowTheDiagonalWarns) {
   const size_t n = 4;
   const std::vector<double> coords{0, 1, 2, 3};
   const std::vector<double> v{0.1, 0.2, 0.3, 0.4};  // n x 1
@@ -74,9 +75,13 @@ TEST(KnnInputs, UserVpIsCheckedAndAnInconsistentPWarns) {
   vp.p = off;
   residual_from_user_vp(coords, 1, vp, KernelParams{}, &warnings);
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_EQ(warnings[0].rfind("p_diag: p[2] = 0.5 but variance - |V[2]|^2 = 0.91", 0), 0u)
+  EXPECT_EQ(warnings[0].rfind("p_diag: p[2] = 0.5 but variance - |V[2]|^2 = 0.91 (the worst of 1 "
+                              "of 4 rows where p is below the residual diagonal)",
+                              0),
+            0u)
       << warnings[0];
 
+  vp.p = p;
   UserVp bad = vp;
   bad.v_shape = {n - 1, 1};
   EXPECT_EQ(message([&] { residual_from_user_vp(coords, 1, bad, KernelParams{}, nullptr); }),
@@ -91,6 +96,58 @@ TEST(KnnInputs, UserVpIsCheckedAndAnInconsistentPWarns) {
   bad.p = negative;
   EXPECT_EQ(message([&] { residual_from_user_vp(coords, 1, bad, KernelParams{}, nullptr); }),
             "p_diag: entry 1 is -1 (p must be finite and > 0)");
+}
+
+// When the warning fires: only where p_i is below variance - |V_i|^2 beyond rounding. p above
+// it (a nugget, the 1e-9 floor) keeps the correlation a metric and is silent.
+TEST(KnnInputs, OnlyAPBelowTheResidualDiagonalWarns) {
+  const size_t n = 6;
+  const std::vector<double> coords{0, 1, 2, 3, 4, 5};
+  // n x 2; row 5 explains all the variance (diagonal 0: our backend's floor gives 1e-9).
+  const std::vector<double> v{0.1, 0.2, 0.3, 0.1, 0.5, 0.5, 0.7, 0.1, 0.2, 0.9, 0.6, 0.8};
+  std::vector<double> diagonal(n);
+  for (size_t i = 0; i < n; ++i) {
+    diagonal[i] = 1.0 - (v[2 * i] * v[2 * i] + v[2 * i + 1] * v[2 * i + 1]);
+  }
+  auto warnings_for = [&](const std::vector<double>& p) {
+    UserVp vp;
+    vp.v = v;
+    vp.v_shape = {n, 2};
+    vp.p = p;
+    vp.p_shape = {n};
+    vp.v_label = "V.npy: --v-matrix";
+    vp.p_label = "P.npy: --p-diag";
+    std::vector<std::string> warnings;
+    residual_from_user_vp(coords, 1, vp, KernelParams{}, &warnings);
+    return warnings;
+  };
+  std::vector<double> exact = diagonal;
+  exact[5] = 1e-9;  // the floor
+  EXPECT_TRUE(warnings_for(exact).empty());
+  std::vector<double> nugget = exact;
+  for (double& x : nugget) x += 0.01;
+  EXPECT_TRUE(warnings_for(nugget).empty());
+  std::vector<double> big = exact;
+  for (double& x : big) x = 3.0;  // far above: still a metric
+  EXPECT_TRUE(warnings_for(big).empty());
+  // Rounding: below the diagonal by less than 1e-12 of the variance is silent, by more warns.
+  std::vector<double> rounded = exact;
+  for (size_t i = 0; i < 5; ++i) rounded[i] = diagonal[i] - 5e-13;
+  EXPECT_TRUE(warnings_for(rounded).empty());
+  std::vector<double> under = exact;
+  under[1] = diagonal[1] - 1e-11;
+  under[3] = diagonal[3] - 0.2;  // the worst
+  under[4] = diagonal[4] * 0.5;
+  const std::vector<std::string> w = warnings_for(under);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].rfind(fmt::format("P.npy: --p-diag: p[3] = {:.6g} but variance - |V[3]|^2 = "
+                                   "{:.6g} (the worst of 3 of 6 rows where p is below the "
+                                   "residual diagonal)",
+                                   under[3], diagonal[3]),
+                       0),
+            0u)
+      << w[0];
+  EXPECT_NE(w[0].find("may not be exact"), std::string::npos) << w[0];
 }
 
 }  // namespace

@@ -150,6 +150,63 @@ TEST(KnnJob, UserSuppliedVAndPFromCsvPoints) {
   expect_equal(run_knn_job(job).answer, brute(data, iota_ids(n), k, true));
 }
 
+// A user's V with p above the residual diagonal (a nugget: p = k(x,x) - |V|^2 + 0.01) is still a
+// valid correlation (the residual covariance plus a non-negative diagonal), so the tree's k-NN
+// is exact, and `knn` says nothing. p below the diagonal warns.
+TEST(KnnJob, UserVpWithANuggetIsExactAndSilent) {
+  Workdir w;
+  const size_t n = 1500, dim = 2, m = 30, k = 8;
+  const std::vector<double> pts = random_points(n, dim, 13);
+  write_npy(w.dir / "x.npy", {n, dim}, pts.data());
+  std::vector<int64_t> inducing;
+  for (size_t i = 0; i < m; ++i) inducing.push_back(static_cast<int64_t>(i * 49));
+  for (const KernelType type : {KernelType::rbf, KernelType::matern52}) {
+    ResidualParams params;
+    params.kernel = {type, 1.5, 0.6};
+    const MetricData theirs = build_residual(pts, dim, inducing, params, 1);
+    std::vector<double> v(n * m);
+    std::vector<double> p(n);
+    for (size_t i = 0; i < n; ++i) {
+      double norm2 = 0;
+      for (size_t j = 0; j < m; ++j) {
+        v[i * m + j] = theirs.v_row(i)[j];
+        norm2 += v[i * m + j] * v[i * m + j];
+      }
+      p[i] = params.kernel.variance - norm2 + 0.01;
+    }
+    write_npy(w.dir / "v.npy", {n, m}, v.data());
+    write_npy(w.dir / "p.npy", {n}, p.data());
+
+    KnnJob job;
+    job.points_path = (w.dir / "x.npy").string();
+    job.v_matrix_path = (w.dir / "v.npy").string();
+    job.p_diag_path = (w.dir / "p.npy").string();
+    job.kernel = params.kernel;
+    job.k = k;
+    job.threads = 2;
+    job.progress = false;
+    const MetricData data = residual_from_vp(pts, dim, v, m, p, job.kernel);
+    for (const KnnQueryMode mode : {KnnQueryMode::all_points, KnnQueryMode::all_predecessors}) {
+      job.mode = mode;
+      const KnnJobResult r = run_knn_job(job);
+      EXPECT_TRUE(r.warnings.empty()) << (r.warnings.empty() ? "" : r.warnings.front());
+      expect_equal(r.answer, brute(data, iota_ids(n), k, mode == KnnQueryMode::all_predecessors));
+    }
+
+    // p below the residual diagonal in 7 rows: one warning naming them.
+    std::vector<double> under = p;
+    for (size_t i = 100; i < 107; ++i) under[i] = (p[i] - 0.01) * 0.5;
+    write_npy(w.dir / "p.npy", {n}, under.data());
+    job.mode = KnnQueryMode::all_points;
+    const KnnJobResult r = run_knn_job(job);
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_NE(r.warnings[0].find("(the worst of 7 of 1500 rows where p is below the residual "
+                                 "diagonal)"),
+              std::string::npos)
+        << r.warnings[0];
+  }
+}
+
 TEST(KnnJob, EuclideanEqualsBruteForce) {
   Workdir w;
   const size_t n = 400, dim = 2, k = 9;

@@ -94,6 +94,7 @@ def test_bad_v_and_p(coords):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ctb.cover_tree(coords, v_matrix=v, p_diag=p)  # consistent: no warning
+        ctb.cover_tree(coords, v_matrix=v, p_diag=p + 0.01)  # a nugget: exact, no warning
 
 
 def test_bad_kernel_and_options(coords):
