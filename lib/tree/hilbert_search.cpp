@@ -33,6 +33,7 @@ constexpr size_t kQueryChunk = 16;  // queries per parallel task (neighbours in 
 constexpr size_t kMaxPivots = 64;   // bound_pivots cap (the small dense algebra is n^2, n^3)
 constexpr double kEps = 2.3e-16;    // 2^-52 with a margin: one rounding of a double
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr size_t kFixedQueryCost = 8000;  // the plan's fixed per-query cost (see hilbert_knn)
 
 struct Candidate {
   double margin;  // bound minus the admission threshold's rho-independent part
@@ -573,12 +574,17 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
   const size_t scan_after =
       options.scan_after > 0 ? options.scan_after : std::max<size_t>(64, n / 5);
   const Searcher searcher(ix, data, options, scan_after);
-  // The batch plan: a query through the index costs at least its seeds, pivots and ~k
-  // candidates as gathered evaluations (~5 block-kernel ones each, spec §12); when that is not
-  // well below a scan of every row, the whole batch is scanned.
-  const bool scan_all =
-      options.plan_batch && 5 * (options.seed_rows + options.pivot_candidates + 2 * options.k) >= n;
-
+  // The batch plan: a query through the index costs its seeds, pivots and ~2k candidates as
+  // gathered evaluations (~5 block-kernel ones each, spec §12) plus a fixed part (the k-d tree
+  // searches, the n^3 algebra of the bound, the coarse pass), ~8,000 block-kernel evaluations
+  // (calibrated with `run --compare-brute` on fixture4096 and gold32k: the index costs 4x and
+  // 0.42x of a 4,096- and a 32,768-row scan). When that is not below a scan of every row, the
+  // whole batch is scanned. A disabled scan (scan_after = max) keeps every query on the index.
+  const size_t index_cost =
+      5 * (options.seed_rows + options.pivot_candidates + 2 * options.k) + kFixedQueryCost;
+  const bool scan_all = options.plan_batch &&
+                        options.scan_after != std::numeric_limits<size_t>::max() &&
+                        index_cost >= n;
   // Queries in the Hilbert order of their own point (fresh points after, in input order):
   // neighbours in a task share pivots, groups and rows in cache.
   std::vector<size_t> order(queries.size());
@@ -593,18 +599,18 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
             [&](size_t a, size_t b) { return key[a] != key[b] ? key[a] < key[b] : a < b; });
 
   const int threads = std::max(1, options.threads);
-  const size_t tasks = (queries.size() + kQueryChunk - 1) / kQueryChunk;
+  const size_t tasks = scan_all ? 0 : (queries.size() + kQueryChunk - 1) / kQueryChunk;
   std::vector<Scratch> scratch(static_cast<size_t>(std::min<size_t>(threads, tasks)));
   for (Scratch& s : scratch) s.mark.assign(n, 0);
-  std::vector<uint8_t> reason(queries.size(), 0);
+  std::vector<uint8_t> reason(queries.size(), 4);
   parallel_for(tasks, threads, options.cancel, [&](size_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     const size_t lo = task * kQueryChunk, hi = std::min(queries.size(), lo + kQueryChunk);
     for (size_t i = lo; i < hi; ++i) {
       const size_t qi = order[i];
       const uint64_t before = s.counters.distance_evals;
-      int why = 4;
-      if (!scan_all && searcher.search(queries[qi], s, why)) {
+      int why = 0;
+      if (searcher.search(queries[qi], s, why)) {
         s.topk.write(out, qi);
       } else {
         s.scan.push_back(qi);
@@ -614,6 +620,7 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
     }
   });
   std::vector<size_t> scan;
+  if (scan_all) scan = order;  // the batch plan: every query, in the locality order
   for (Scratch& s : scratch) {
     scan.insert(scan.end(), s.scan.begin(), s.scan.end());
     total += s.counters;

@@ -11,7 +11,7 @@ namespace {
 
 RunResult run_text(const std::string& extra) {
   const std::string text =
-      "name: knobs\nmetric: residual\ndata: {seed: 42, n: 1500, dim: 3}\n"
+      "name: knobs\nmetric: residual\ndata: {seed: 42, n: 12000, dim: 3}\n"
       "queries: {count: 96, seed: 43}\nk: 12\nresidual: {inducing_count: 48}\n" +
       extra;
   RunOptions options;
@@ -130,7 +130,7 @@ TEST(TreeKnobs, EveryEngineAnswersExactlyAndIsNamed) {
 TEST(TreeKnobs, BrutePassesWarmUpFirst) {
   const RunResult base = run_text("");
   const Scenario s = parse_scenario(
-      "name: knobs\nmetric: residual\ndata: {seed: 42, n: 1500, dim: 3}\n"
+      "name: knobs\nmetric: residual\ndata: {seed: 42, n: 12000, dim: 3}\n"
       "queries: {count: 96, seed: 43}\nk: 12\nresidual: {inducing_count: 48}\n",
       "knobs.yaml", ".");
   const PreparedInputs in = prepare_inputs(s);

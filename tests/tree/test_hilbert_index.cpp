@@ -229,6 +229,7 @@ TEST(HilbertIndex, BoundPrunesMostRows) {
   HilbertSearchOptions o;
   o.k = 10;
   o.threads = 2;
+  o.plan_batch = false;  // 6,000 rows: the batch plan would scan them all
   QueryCounters c;
   HilbertPlan plan;
   const KnnResult r = hilbert_knn(ix, data, queries, o, &c, &plan);
@@ -256,6 +257,7 @@ TEST(HilbertIndex, ExactWithANugget) {
     HilbertSearchOptions o;
     o.k = 20;
     o.predecessor = pred;
+    o.plan_batch = false;
     BruteForceOptions bf;
     bf.k = 20;
     bf.predecessor = pred;
