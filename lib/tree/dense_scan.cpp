@@ -13,15 +13,16 @@ void dense_scan(const MetricData& rows, std::span<const QueryRow> queries, std::
   const size_t n = rows.n;
   if (qidx.empty()) return;
   const int threads = std::max(1, o.threads);
-  // Predecessor blocks need only the rows before their largest id: id-sorted blocks of at most
-  // 48 keep that overshoot small, and blocks that do not depend on the thread count keep the
-  // counters independent of it. Otherwise blocks of nearby queries (the caller's order).
+  // Predecessor blocks need only the rows before their largest id: id-sorted blocks keep that
+  // overshoot small (192 consecutive ids of an all-points job differ by 192 rows), and blocks
+  // that do not depend on the thread count keep the counters independent of it. Otherwise
+  // blocks of nearby queries (the caller's order).
   if (o.predecessor)
     std::sort(qidx.begin(), qidx.end(), [&](size_t a, size_t b) {
       return queries[a].id != queries[b].id ? queries[a].id < queries[b].id : a < b;
     });
   const std::vector<size_t> starts =
-      balanced_query_blocks(qidx.size(), o.predecessor ? 1 : threads, o.predecessor ? 48 : 192);
+      balanced_query_blocks(qidx.size(), o.predecessor ? 1 : threads, 192);
   const size_t blocks = starts.size() - 1;
   struct Scratch {
     std::vector<TopK> topk;

@@ -34,6 +34,7 @@ constexpr size_t kMaxPivots = 64;   // bound_pivots cap (the small dense algebra
 constexpr double kEps = 2.3e-16;    // 2^-52 with a margin: one rounding of a double
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr size_t kFixedQueryCost = 8000;  // the plan's fixed per-query cost (see hilbert_knn)
+constexpr size_t kProbes = 32;            // queries the batch plan probes the index with
 
 struct Candidate {
   double margin;  // bound minus the admission threshold's rho-independent part
@@ -599,28 +600,69 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
             [&](size_t a, size_t b) { return key[a] != key[b] ? key[a] < key[b] : a < b; });
 
   const int threads = std::max(1, options.threads);
-  const size_t tasks = scan_all ? 0 : (queries.size() + kQueryChunk - 1) / kQueryChunk;
-  std::vector<Scratch> scratch(static_cast<size_t>(std::min<size_t>(threads, tasks)));
+  std::vector<Scratch> scratch(
+      scan_all ? 0 : static_cast<size_t>(std::min<size_t>(threads, queries.size())));
   for (Scratch& s : scratch) s.mark.assign(n, 0);
   std::vector<uint8_t> reason(queries.size(), 4);
-  parallel_for(tasks, threads, options.cancel, [&](size_t task, int worker) {
-    Scratch& s = scratch[static_cast<size_t>(worker)];
-    const size_t lo = task * kQueryChunk, hi = std::min(queries.size(), lo + kQueryChunk);
-    for (size_t i = lo; i < hi; ++i) {
-      const size_t qi = order[i];
-      const uint64_t before = s.counters.distance_evals;
-      int why = 0;
-      if (searcher.search(queries[qi], s, why)) {
-        s.topk.write(out, qi);
-      } else {
-        s.scan.push_back(qi);
-        reason[qi] = static_cast<uint8_t>(why);
+  // Each query's counted cost in block-kernel evaluations (the plan's model): gathered
+  // evaluations x 5, bound evaluations x 2, the fixed part; plus a scan if it got one.
+  std::vector<double> cost(queries.size(), 0.0);
+  const auto scan_cost = [&](size_t qi) {
+    const int64_t id = queries[qi].id;
+    return options.predecessor ? static_cast<double>(std::clamp<int64_t>(id, 0, n))
+                               : static_cast<double>(n);
+  };
+  // Answers the queries list[0, count) through the index (those it hands on are queued).
+  const auto run_index = [&](const size_t* list, size_t count) {
+    const size_t tasks = (count + kQueryChunk - 1) / kQueryChunk;
+    parallel_for(tasks, threads, options.cancel, [&](size_t task, int worker) {
+      Scratch& s = scratch[static_cast<size_t>(worker)];
+      const size_t lo = task * kQueryChunk, hi = std::min(count, lo + kQueryChunk);
+      for (size_t i = lo; i < hi; ++i) {
+        const size_t qi = list[i];
+        const uint64_t evals0 = s.counters.distance_evals, bound0 = s.counters.bound_evals;
+        int why = 0;
+        if (searcher.search(queries[qi], s, why)) {
+          s.topk.write(out, qi);
+        } else {
+          s.scan.push_back(qi);
+          reason[qi] = static_cast<uint8_t>(why);
+          cost[qi] += scan_cost(qi);
+        }
+        const uint64_t evals = s.counters.distance_evals - evals0;
+        cost[qi] += 5.0 * static_cast<double>(evals) +
+                    2.0 * static_cast<double>(s.counters.bound_evals - bound0) +
+                    static_cast<double>(kFixedQueryCost);
+        if (options.per_query_evals) options.per_query_evals[qi] = evals;
       }
-      if (options.per_query_evals) options.per_query_evals[qi] = s.counters.distance_evals - before;
-    }
-  });
+    });
+  };
   std::vector<size_t> scan;
-  if (scan_all) scan = order;  // the batch plan: every query, in the locality order
+  if (scan_all) {
+    scan = order;  // the batch plan: every query, in the locality order
+  } else if (!options.plan_batch || options.scan_after == std::numeric_limits<size_t>::max() ||
+             queries.size() < 4 * kProbes) {
+    run_index(order.data(), order.size());
+  } else {
+    // Probe: every stride-th query in the locality order goes through the index first; when
+    // their counted cost is not below the scans they would need, the rest are scanned. The
+    // probes are fixed by the order and their costs are counts, so the choice (and every
+    // counter) is the same on any machine and thread count.
+    const size_t stride = queries.size() / kProbes;
+    std::vector<size_t> probes, rest;
+    for (size_t i = 0; i < order.size(); ++i) (i % stride == 0 ? probes : rest).push_back(order[i]);
+    run_index(probes.data(), probes.size());
+    double index_total = 0.0, scan_total = 0.0;
+    for (size_t qi : probes) {
+      index_total += cost[qi];
+      scan_total += scan_cost(qi);
+    }
+    if (index_total < scan_total) {
+      run_index(rest.data(), rest.size());
+    } else {
+      scan = rest;
+    }
+  }
   for (Scratch& s : scratch) {
     scan.insert(scan.end(), s.scan.begin(), s.scan.end());
     total += s.counters;

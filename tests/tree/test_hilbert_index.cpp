@@ -268,3 +268,41 @@ TEST(HilbertIndex, ExactWithANugget) {
 
 }  // namespace
 }  // namespace ctb
+
+namespace ctb {
+namespace {
+
+// The batch plan probes the index with a fixed sample of the queries and scans the rest when
+// that is cheaper by its counted cost: exact either way, the same choice and counters on any
+// thread count, and a scan for a batch this small whatever the probes say.
+TEST(HilbertIndex, BatchPlanIsExactAndThreadIndependent) {
+  const MetricData data = make_residual(9000, 2, 8, Shape::normal, KernelType::rbf, 64);
+  HilbertIndexParams hp;
+  hp.threads = 2;
+  const HilbertIndex ix = build_hilbert_index(data, hp);
+  const std::vector<QueryRow> queries = point_queries(data, 600);
+  for (bool pred : {false, true}) {
+    HilbertSearchOptions o;
+    o.k = 10;
+    o.predecessor = pred;
+    o.seed_rows = 16;  // keeps the fixed cost below a scan of 9,000 rows, so the probes decide
+    o.threads = 1;
+    QueryCounters c1, c2;
+    HilbertPlan p1, p2;
+    const KnnResult r1 = hilbert_knn(ix, data, queries, o, &c1, &p1);
+    o.threads = 2;
+    const KnnResult r2 = hilbert_knn(ix, data, queries, o, &c2, &p2);
+    BruteForceOptions bf;
+    bf.k = 10;
+    bf.predecessor = pred;
+    expect_same_answer(r1, brute_force_knn(data, queries, bf), pred ? "pred" : "plain");
+    EXPECT_EQ(r1.indices, r2.indices);
+    EXPECT_EQ(c1, c2);
+    EXPECT_EQ(p1.scan_queries, p2.scan_queries);
+    EXPECT_EQ(p1.index_queries + p1.scan_queries, queries.size());
+    EXPECT_GE(p1.index_queries, 16u);  // the probes themselves (most answered by the index)
+  }
+}
+
+}  // namespace
+}  // namespace ctb
