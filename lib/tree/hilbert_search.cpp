@@ -584,8 +584,7 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
   const size_t index_cost =
       5 * (options.seed_rows + options.pivot_candidates + 2 * options.k) + kFixedQueryCost;
   const bool scan_all = options.plan_batch &&
-                        options.scan_after != std::numeric_limits<size_t>::max() &&
-                        index_cost >= n;
+                        options.scan_after != std::numeric_limits<size_t>::max() && index_cost >= n;
   // Queries in the Hilbert order of their own point (fresh points after, in input order):
   // neighbours in a task share pivots, groups and rows in cache.
   std::vector<size_t> order(queries.size());

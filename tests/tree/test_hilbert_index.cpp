@@ -213,8 +213,9 @@ void hilbert_matches_brute_force(bool thin) {
 
 TEST(HilbertIndex, MatchesBruteForceOnEverySimdTarget) {
   size_t targets = 0;
-  EXPECT_GE(test_support::for_each_simd_target(
-                [&](const std::string&) { hilbert_matches_brute_force(kThinBest || targets++ > 0); }),
+  EXPECT_GE(test_support::for_each_simd_target([&](const std::string&) {
+              hilbert_matches_brute_force(kThinBest || targets++ > 0);
+            }),
             1u);
 }
 
