@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -105,7 +106,10 @@ py::object answer_to_python(KnnResult&& answer, bool return_distances) {
 // A built tree with the metric rows its queries point into (dataset order).
 class Tree {
  public:
-  MetricData data;
+  // The rows live on the heap: the engine keeps a pointer to them (the pivot index reads V in
+  // place), and a Tree is moved into its Python object after the build.
+  std::shared_ptr<MetricData> owned_data = std::make_shared<MetricData>();
+  MetricData& data = *owned_data;
   TreeEnginePtr engine;
   int threads = 1;
   BuildStrategy strategy = BuildStrategy::euclidean_hybrid;
