@@ -105,8 +105,6 @@ BuildOptions tree_build_options(const BuildSpec& build, int threads) {
   options.strategy = build.strategy;
   options.batch_order = build.batch_order;
   options.batch_size = build.batch_size;
-  options.pivots = build.pivots;
-  options.pivot_list = build.pivot_list;
   options.threads = threads;
   return options;
 }
@@ -199,10 +197,8 @@ TreeEnginePtr build_index_engine(const MetricData& data, Engine engine, const Bu
     // build_euclid_tree makes only the box tree; build_cover_tree makes the cover tree and,
     // for Euclidean data, the box tree too (tree/cover_tree.cpp): dropped here so tree_knn
     // runs the cover tree's best-first search. Its build time lands in the "other" phase.
-    // Residual data: no pivot lists either (the best-first search of the tree itself).
     BuildOptions options = tree_build_options(build, threads);
     options.cancel = cancel;
-    if (data.kind == MetricKind::residual) options.pivots = 0;
     CoverTree tree = build_cover_tree(data, options);
     tree.euclid.reset();
     built.reset(new TreeEngine{});
@@ -285,7 +281,6 @@ std::vector<BuildPhase> index_build_phases(const CoverTree& tree, Engine engine,
     add("nets_layout", tree.build_nets_ms - levels_ms, std::nullopt);
     add("radii", tree.build_radii_ms, std::nullopt);
   }
-  if (engine == Engine::pivot) add("pivot_lists", tree.build_pivots_ms, std::nullopt);
   if (engine == Engine::box) add("box_index", box_index_ms, std::nullopt);
   add("other", total_ms - accounted, std::nullopt);
   return phases;

@@ -23,7 +23,7 @@
 #include "tree/coord_index.hpp"
 #include "tree/dense_scan.hpp"
 #include "tree/hilbert_index.hpp"
-#include "tree/pivot_search.hpp"
+#include "tree/evaluate.hpp"
 
 namespace ctb {
 namespace {
