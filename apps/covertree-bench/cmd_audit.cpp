@@ -31,7 +31,7 @@ CommandRunner add_audit_command(CLI::App& app) {
       "audit",
       "Build the index that answers a scenario (query.engine, --engine) and check it: exactness\n"
       "against brute force on every query, the index's own invariants (index.*, e.g.\n"
-      "index.pivot_lists), the cover tree's (tree.*) where one is built, metric sanity; with\n"
+      "index.pivot_rows), the cover tree's (tree.*) where one is built, metric sanity; with\n"
       "--reference, parity with the reference's files.\n"
       "Example: covertree-bench audit --scenario gold32k \\\n"
       "           --reference ../shared/reference/covertreex-numba/gold/inputs --json audit.json\n"

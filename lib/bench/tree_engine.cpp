@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <limits>
 
 #include "bench/runner.hpp"
 #include "core/error.hpp"
 #include "fmt/format.h"
 #include "telemetry/telemetry.hpp"
 #include "tree/cover_tree.hpp"
+#include "tree/dense_scan.hpp"
 #include "tree/euclid_knn.hpp"
 #include "tree/hilbert_index.hpp"
 #include "tree/tree_knn.hpp"
@@ -27,6 +29,10 @@ struct TreeEngine {
 void TreeEngineDeleter::operator()(TreeEngine* engine) const { delete engine; }
 
 namespace {
+
+constexpr size_t kBoxProbes = 32;     // queries the box index's batch plan probes with
+constexpr double kBoxEvalCost = 3.0;  // a box-tree evaluation in block-kernel ones (measured:
+                                      // euclid-d16-64k, 84% of N evaluated at 0.45x brute)
 
 // Resident set size now, from /proc/self/statm (0 where unavailable).
 int64_t rss_bytes_now() {
@@ -105,8 +111,6 @@ BuildOptions tree_build_options(const BuildSpec& build, int threads) {
   options.strategy = build.strategy;
   options.batch_order = build.batch_order;
   options.batch_size = build.batch_size;
-  options.pivots = build.pivots;
-  options.pivot_list = build.pivot_list;
   options.threads = threads;
   return options;
 }
@@ -172,7 +176,66 @@ KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> 
     per_query_evals->assign(queries.size(), 0);
     options.per_query_evals = per_query_evals->data();
   }
-  return tree_knn(engine.tree, queries, options, counters);
+  if (!engine.tree.euclid || knobs.dense_fallback_evals == std::numeric_limits<size_t>::max() ||
+      queries.size() < 4 * kBoxProbes) {
+    return tree_knn(engine.tree, queries, options, counters);
+  }
+  // The box index's batch plan: every stride-th query probes the index; when its counted
+  // distance evaluations (each ~kBoxEvalCost block-kernel ones: traversal, gathered leaves)
+  // cost no less than the scans the probes would need, the rest of the batch is scanned
+  // (dense_scan: the brute force's blocked kernel). Counts, never timings: reproducible.
+  const size_t stride = queries.size() / kBoxProbes;
+  std::vector<size_t> probe_idx, rest_idx;
+  for (size_t i = 0; i < queries.size(); ++i) (i % stride == 0 ? probe_idx : rest_idx).push_back(i);
+  const auto subset = [&](const std::vector<size_t>& idx) {
+    std::vector<QueryRow> rows;
+    rows.reserve(idx.size());
+    for (size_t i : idx) rows.push_back(queries[i]);
+    return rows;
+  };
+  const auto run_box = [&](const std::vector<size_t>& idx, KnnResult& out, QueryCounters& c) {
+    const std::vector<QueryRow> rows = subset(idx);
+    std::vector<uint64_t> evals(idx.size(), 0);
+    TreeQueryOptions o = options;
+    o.per_query_evals = evals.data();
+    const KnnResult r = tree_knn(engine.tree, rows, o, &c);
+    for (size_t i = 0; i < idx.size(); ++i) {
+      std::copy_n(r.indices.begin() + static_cast<long>(i * r.k), r.k,
+                  out.indices.begin() + static_cast<long>(idx[i] * out.k));
+      std::copy_n(r.distances.begin() + static_cast<long>(i * r.k), r.k,
+                  out.distances.begin() + static_cast<long>(idx[i] * out.k));
+      if (per_query_evals != nullptr) (*per_query_evals)[idx[i]] = evals[i];
+    }
+  };
+  KnnResult out;
+  out.resize(queries.size(), knobs.k);
+  QueryCounters total;
+  run_box(probe_idx, out, total);
+  const size_t n = engine.data->n;
+  double scan_cost = 0.0;
+  for (size_t i : probe_idx)
+    scan_cost += knobs.predecessor ? static_cast<double>(std::clamp<int64_t>(queries[i].id, 0, n))
+                                   : static_cast<double>(n);
+  if (kBoxEvalCost * static_cast<double>(total.distance_evals) < scan_cost) {
+    QueryCounters c;
+    run_box(rest_idx, out, c);
+    total += c;
+  } else {
+    DenseScanOptions ds;
+    ds.k = knobs.k;
+    ds.predecessor = knobs.predecessor;
+    ds.threads = knobs.threads;
+    ds.inject_slowdown = knobs.inject_slowdown;
+    ds.cancel = knobs.cancel;
+    ds.per_query_evals = per_query_evals != nullptr ? per_query_evals->data() : nullptr;
+    QueryCounters c;
+    dense_scan(*engine.data, queries, rest_idx, ds, c, out);
+    c.scans_for_cost += rest_idx.size();
+    total += c;
+  }
+  total.queries = queries.size();
+  if (counters != nullptr) *counters = total;
+  return out;
 }
 
 namespace {
@@ -199,10 +262,8 @@ TreeEnginePtr build_index_engine(const MetricData& data, Engine engine, const Bu
     // build_euclid_tree makes only the box tree; build_cover_tree makes the cover tree and,
     // for Euclidean data, the box tree too (tree/cover_tree.cpp): dropped here so tree_knn
     // runs the cover tree's best-first search. Its build time lands in the "other" phase.
-    // Residual data: no pivot lists either (the best-first search of the tree itself).
     BuildOptions options = tree_build_options(build, threads);
     options.cancel = cancel;
-    if (data.kind == MetricKind::residual) options.pivots = 0;
     CoverTree tree = build_cover_tree(data, options);
     tree.euclid.reset();
     built.reset(new TreeEngine{});
@@ -285,7 +346,6 @@ std::vector<BuildPhase> index_build_phases(const CoverTree& tree, Engine engine,
     add("nets_layout", tree.build_nets_ms - levels_ms, std::nullopt);
     add("radii", tree.build_radii_ms, std::nullopt);
   }
-  if (engine == Engine::pivot) add("pivot_lists", tree.build_pivots_ms, std::nullopt);
   if (engine == Engine::box) add("box_index", box_index_ms, std::nullopt);
   add("other", total_ms - accounted, std::nullopt);
   return phases;

@@ -90,7 +90,7 @@ TreeEnginePtr build_index_engine(const MetricData& data, Engine engine, const Bu
 
 /// The phases of a built tree's build that `total_ms` (its wall time) was spent in: the nets'
 /// levels (as level rows elsewhere, so here only "nets_layout", the nets' time beyond their
-/// levels), "radii", "pivot_lists" (the pivot lists and the coordinate index), "box_index",
+/// levels), "radii", "box_index",
 /// and "other" (the rest of total_ms; never negative). Deterministic in count for an engine.
 std::vector<BuildPhase> index_build_phases(const CoverTree& tree, Engine engine, double total_ms,
                                            double box_index_ms);

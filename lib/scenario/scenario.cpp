@@ -368,7 +368,10 @@ class Validator {
       s.build.pivots = uint_in(v["pivots"], "build.pivots", 0, kMaxCount);
     }
     if (v.contains("pivot_list") && !is_auto(v["pivot_list"])) {
-      s.build.pivot_list = uint_in(v["pivot_list"], "build.pivot_list", 1, kMaxCount);
+      // The pivot index keeps whole rows: lists cut at a radius lose the Hilbert bound
+      // (spec §13, hilbert_lists.py), so only `auto` is accepted.
+      fail("build.pivot_list", "must be auto (the pivot index keeps every row of each pivot; got " +
+                                   v["pivot_list"].dump() + ")");
     }
   }
 

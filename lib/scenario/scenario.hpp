@@ -47,7 +47,7 @@ struct BuildSpec {
   size_t batch_size = 512;                                   // build.batch_size (>= 1)
   BatchOrder batch_order = BatchOrder::natural;              // build.batch_order
   size_t pivots = 0;         // build.pivots: residual pivot index P; 0 = `auto` (N / 16, <= 2,048)
-  size_t pivot_list = 2048;  // build.pivot_list: nearest rows M kept per pivot (>= 1)
+  size_t pivot_list = 0;     // build.pivot_list: rows kept per pivot; only `auto` (whole rows)
 };
 
 struct QueryOptionsSpec {

@@ -102,7 +102,7 @@ struct BuildBatchStats {
   std::optional<uint64_t> conflict_adj_pairs;    // directed conflict-graph edges
   std::optional<uint64_t> build_distance_evals;  // distances computed for this batch (ours)
   // Which phase of the index's build the row is (ours): "nets_level" for a cover-tree level,
-  // else the phase the index reports ("nets_layout", "radii", "pivot_lists", "box_index",
+  // else the phase the index reports ("nets_layout", "radii", "pivot_rows", "box_index",
   // "other"); the rows of a run cover its whole build.
   std::optional<std::string> build_phase;
 };

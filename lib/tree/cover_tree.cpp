@@ -466,12 +466,6 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
   const auto t1 = Clock::now();
   compute_radii(tree, options.threads, options.cancel);
   tree.build_radii_ms = ms_since(t1);
-  // Only the residual query path uses pivot lists (spec §9: radii prune poorly there).
-  if (query_metric.kind == MetricKind::residual) {
-    const auto t2 = Clock::now();
-    build_pivot_lists(tree, options.pivots, options.pivot_list, options.threads, options.cancel);
-    tree.build_pivots_ms = ms_since(t2);
-  }
   // Euclidean queries are answered by the box tree (tree/euclid_knn.cpp).
   if (query_metric.kind == MetricKind::euclidean)
     tree.euclid =

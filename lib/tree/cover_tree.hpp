@@ -31,11 +31,6 @@ struct BuildOptions {
   // its group's new centres) are handed to threads in chunks of this many. Affects speed only;
   // the tree is identical for every batch_size and thread count.
   size_t batch_size = 512;
-  // Pivot lists (residual query metric only; see pivot_lists.cpp): `pivots` pivots spread by
-  // farthest-point picking in the query metric, with their `pivot_list` nearest rows each. Cost:
-  // pivots x N distances with the block kernel at build, pivots x pivot_list x 12 bytes.
-  size_t pivots = 2048;      // P, capped at N; 0 = no lists (the best-first tree search)
-  size_t pivot_list = 2048;  // M: rows per list, capped at N
   // Set by another thread: the build stops between tasks with Cancelled (the Python module).
   const CancelToken* cancel = nullptr;
 };
@@ -52,20 +47,6 @@ struct BuildLevelStats {
   double ms = 0.0;              // wall time of the level
 };
 
-/// Pivot lists. Pivot p (node pivot_node[p], p < count) lists its list_size nearest rows by
-/// (distance, node id), ascending: nodes / dists [p * list_size, ...). Every node NOT in the
-/// list is at distance >= outside[p] from the pivot (+inf when the list holds every node).
-struct PivotLists {
-  size_t count = 0;                 // pivots
-  size_t list_size = 0;             // entries per pivot
-  std::vector<int32_t> pivot_node;  // node of pivot p, in the order they were picked
-  double cover_radius = 0.0;        // max over rows of the distance to the nearest pivot
-  std::vector<int32_t> nodes;
-  std::vector<double> dists;
-  std::vector<double> outside;
-};
-
-struct CoordIndex;   // tree/coord_index.hpp
 struct EuclidIndex;  // tree/euclid_knn.hpp
 
 struct CoverTree {
@@ -85,12 +66,6 @@ struct CoverTree {
   // Metric rows permuted into node order (rows.ids[node] is the node's dataset id).
   MetricData rows;
 
-  // Pivot lists (residual trees only; count == 0 when disabled).
-  PivotLists pivot_lists;
-  // k-d trees over the nodes' coordinates (all nodes, and the pivots): the residual search's
-  // Euclidean seeds and nearest pivots. Shared by copies of the tree (immutable).
-  std::shared_ptr<const CoordIndex> coord_index;
-
   // Euclidean data only: the box tree that answers every Euclidean query (tree/euclid_knn.hpp).
   // Shared and immutable, so a CoverTree stays cheap to copy.
   std::shared_ptr<const EuclidIndex> euclid;
@@ -99,7 +74,6 @@ struct CoverTree {
   std::vector<BuildLevelStats> build_levels;
   double build_nets_ms = 0.0;    // nested-net construction (all levels)
   double build_radii_ms = 0.0;   // exact radii / parent bounds pass in the query metric
-  double build_pivots_ms = 0.0;  // pivot lists and the coordinate index
 
   size_t size() const { return level.size(); }
   int32_t depth() const;  // number of nodes on the longest root-to-leaf path
@@ -114,12 +88,6 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
 /// Convenience: picks the build metric from options.strategy (coordinates for
 /// euclidean_hybrid, the data itself for pure_residual or Euclidean data).
 CoverTree build_cover_tree(const MetricData& data, const BuildOptions& options);
-
-/// (Re)builds the pivot lists of a residual `tree` with P = min(pivots, N), M = min(list, N):
-/// P x N distances in the query metric (block kernel), then the M nearest of each pivot; and
-/// the coordinate index. Deterministic for any thread count. Called by build_cover_tree.
-void build_pivot_lists(CoverTree& tree, size_t pivots, size_t list_size, int threads,
-                       const CancelToken* cancel = nullptr);
 
 /// The batch order as a permutation of rows (position -> row). Exposed for tests.
 std::vector<int32_t> batch_order_permutation(const MetricData& data, BatchOrder order);

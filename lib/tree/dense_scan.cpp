@@ -17,12 +17,13 @@ void dense_scan(const MetricData& rows, std::span<const QueryRow> queries, std::
   // overshoot small (192 consecutive ids of an all-points job differ by 192 rows), and blocks
   // that do not depend on the thread count keep the counters independent of it. Otherwise
   // blocks of nearby queries (the caller's order).
-  if (o.predecessor)
+  const bool by_id = o.predecessor && o.ascending_ids;
+  if (by_id)
     std::sort(qidx.begin(), qidx.end(), [&](size_t a, size_t b) {
       return queries[a].id != queries[b].id ? queries[a].id < queries[b].id : a < b;
     });
   const std::vector<size_t> starts =
-      balanced_query_blocks(qidx.size(), o.predecessor ? 1 : threads, 192);
+      balanced_query_blocks(qidx.size(), by_id ? 1 : threads, 192);
   const size_t blocks = starts.size() - 1;
   struct Scratch {
     std::vector<TopK> topk;
@@ -44,7 +45,7 @@ void dense_scan(const MetricData& rows, std::span<const QueryRow> queries, std::
       max_id = std::max(max_id, s.qs[i].id);
     }
     const size_t row_end =
-        o.predecessor ? std::min(n, static_cast<size_t>(std::max<int64_t>(0, max_id))) : n;
+        by_id ? std::min(n, static_cast<size_t>(std::max<int64_t>(0, max_id))) : n;
     size_t chunks = 0;
     distances_block_scan(rows, s.qs, 0, row_end,
                          [&](size_t b, size_t e, const double* d, size_t ld) {

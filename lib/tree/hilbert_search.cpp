@@ -22,8 +22,8 @@
 #include "metric/distance_kernels.hpp"
 #include "tree/coord_index.hpp"
 #include "tree/dense_scan.hpp"
+#include "tree/evaluate.hpp"
 #include "tree/hilbert_index.hpp"
-#include "tree/pivot_search.hpp"
 
 namespace ctb {
 namespace {
@@ -112,7 +112,9 @@ void chol_solve(const double* l, size_t n, const double* b, double* y, double* x
 // The bound's hot loops, compiled for AVX-512, AVX2 and the baseline and chosen at load time.
 // They run across points (groups), never reduce within a vector, and fp-contract is off, so
 // every target gives the same bits (counters do not depend on the CPU).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+// (Not under the sanitizers: an ifunc resolver runs before their runtime is set up.)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_ADDRESS__)
 #define CTB_BOUND_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CTB_BOUND_CLONES

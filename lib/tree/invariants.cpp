@@ -132,49 +132,6 @@ std::vector<std::string> check_tree_invariants(const CoverTree& tree) {
     }
   }
 
-  // Pivot lists: shape, sortedness by (distance, node), the outside bound at or above every
-  // entry. (That the lists hold the NEAREST rows with the kernel's distances is a test, not
-  // checked here: it costs P x N distances.)
-  if (tree.pivot_lists.count > 0) {
-    const PivotLists& level = tree.pivot_lists;
-    const size_t P = level.count, M = level.list_size;
-    const std::string name = "pivot lists:";
-    if (P > n || M > n || M == 0 || level.nodes.size() != P * M || level.dists.size() != P * M ||
-        level.outside.size() != P || level.pivot_node.size() != P) {
-      fail(name + " has inconsistent sizes (P " + s(P) + ", M " + s(M) + ")");
-      return errors;
-    }
-    std::vector<size_t> seen(n, P);  // seen[node] = last pivot whose list held it
-    std::vector<uint8_t> is_pivot(n, 0);
-    for (size_t p = 0; p < P; ++p) {
-      const int32_t pn = level.pivot_node[p];
-      if (pn < 0 || static_cast<size_t>(pn) >= n || is_pivot[static_cast<size_t>(pn)]++) {
-        fail(name + " pivot " + s(p) + " is node " + s(pn) + ": out of range or repeated");
-        return errors;
-      }
-    }
-    for (size_t p = 0; p < P; ++p) {
-      for (size_t e = 0; e < M; ++e) {
-        const int32_t node = level.nodes[p * M + e];
-        const double d = level.dists[p * M + e];
-        if (node < 0 || static_cast<size_t>(node) >= n) {
-          fail(name + " pivot " + s(p) + " lists node " + s(node) + " out of range");
-          break;
-        }
-        if (seen[static_cast<size_t>(node)] == p)
-          fail(name + " pivot " + s(p) + " lists " + s(node) + " twice");
-        seen[static_cast<size_t>(node)] = p;
-        if (e > 0) {
-          const double dp = level.dists[p * M + e - 1];
-          if (dp > d || (dp == d && level.nodes[p * M + e - 1] > node))
-            fail(name + " pivot " + s(p) + " list is not sorted at entry " + s(e));
-        }
-      }
-      if (!(level.outside[p] >= level.dists[p * M + M - 1]))
-        fail(name + " pivot " + s(p) + " outside bound " + s(level.outside[p]) +
-             " is below its last entry");
-    }
-  }
   return errors;
 }
 

@@ -23,10 +23,10 @@
 // measurable, since k-th distances are ~0.3..1. Euclidean: 1e-9 + 1e-13 * magnitude (a few
 // ulps of coordinates up to ~1e3..1e6).
 //
-// Residual trees with pivot lists are answered by the pivot search (pivot_search.cpp, which
-// says why); the best-first search above answers Euclidean trees and residual trees built
-// without pivot lists. Predecessor queries with few predecessors (id <= n / kPredDirectDiv)
-// evaluate all of them directly: the lists hold too few of them to close the bound.
+// This is the `cover-tree` engine (both metrics). The default residual engine is the pivot
+// index (hilbert_search.cpp); the engine-v2 pivot lists with the chord triangle bound, which
+// this file used to dispatch to, were deleted when the Hilbert-embedding bound replaced them
+// (gold32k 7,611 -> 932 evaluations per query, 1M 429,855 -> 182; README's performance table).
 //
 // Dense fallback: when the k-th distance stays near the top of the range (a few % of residual
 // gold queries, spec §9), no bound prunes and the tree evaluates most rows one at a time. Such
@@ -45,18 +45,15 @@
 #include "metric/distance_kernels.hpp"
 #include "search/brute_force.hpp"
 #include "tree/euclid_knn.hpp"
-#include "tree/pivot_search.hpp"
+#include "tree/dense_scan.hpp"
+#include "tree/evaluate.hpp"
 
 namespace ctb {
 namespace {
 
 constexpr size_t kQueryChunk = 16;  // queries per parallel task
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr size_t kListTile = 32;       // list entries per distances_to_rows call
-constexpr size_t kPredDirectDiv = 16;  // predecessor queries with id <= n / this: direct scan
-// A failed pivot search costs the dense phase ~n block-kernel distances (~20 ns each); a direct
-// scan of q.id predecessors costs ~q.id random-row distances (~60-100 ns): cheaper below n / 4.
-constexpr size_t kPredFallbackDiv = 4;
+constexpr size_t kMinTile = 32;     // scratch tiles hold at least this many nodes
 
 struct HeapEntry {
   double lb;  // lower bound on d(q, anything in the subtree below the node)
@@ -79,7 +76,6 @@ struct Scratch {
   std::vector<int32_t> tile;
   std::vector<double> tile_lb, tile_d, waste;
   std::vector<size_t> fallback;  // query indices this worker handed to the dense phase
-  PivotSearchScratch pivot;      // the residual pivot search's scratch (and its counters)
   QueryCounters counters;
   double sink = 0.0;
 };
@@ -93,8 +89,6 @@ struct Params {
   double slowdown;
   double slack_abs;
   double slack_rel;
-  size_t pred_direct;           // predecessor queries with id <= this evaluate all predecessors
-  size_t pred_fallback_direct;  // ... and so do those failing the pivot search up to this id
   const CancelToken* cancel;
   uint64_t* per_query_evals;  // each query's evaluations, or nullptr
 };
@@ -218,99 +212,6 @@ bool search_one(const CoverTree& tree, const QueryRow& q, const Params& pr, Scra
   return finished;
 }
 
-/// Predecessor mode: evaluates every predecessor of q (rows node_of_id[0 .. q.id)) once, into
-/// a fresh top-k. Cheaper than the dense phase (all n rows) while q.id is a small part of n.
-void scan_predecessors(const CoverTree& tree, const QueryRow& q, const Params& pr, Scratch& s) {
-  QueryCounters& ct = s.counters;
-  s.topk.reset(pr.k);
-  const auto nid = static_cast<size_t>(std::max<int64_t>(0, q.id));
-  for (size_t j0 = 0; j0 < nid; j0 += kListTile) {
-    const size_t ns = std::min(kListTile, nid - j0);
-    for (size_t i = 0; i < ns; ++i) s.tile[i] = tree.node_of_id[j0 + i];
-    const std::span<const int32_t> tile(s.tile.data(), ns);
-    evaluate_tile(tree.rows, q, tile, s.tile_d.data(), pr.slowdown, s);
-    ++ct.frontier_levels;
-    for (size_t i = 0; i < ns; ++i)
-      if (s.topk.push(s.tile_d[i], static_cast<int64_t>(j0 + i))) ++ct.yields;
-  }
-  ct.distance_evals += nid;
-  ct.dense_evals += nid;
-}
-
-/// Dense phase: `qidx` queries (indices into `queries`) in balanced blocks, each block's
-/// queries packed once and every chunk of rows loaded once for all of them
-/// (distances_block_scan, as the brute force).
-void dense_phase(const MetricData& rows, bool ascending_ids, std::span<const QueryRow> queries,
-                 const std::vector<size_t>& qidx, const Params& pr, int threads,
-                 std::vector<Scratch>& scratch, KnnResult& out) {
-  const size_t n = rows.n;
-  // A predecessor block over dataset-order rows scans up to its largest id for every query
-  // in it: small blocks of id-sorted queries keep that overshoot small, and blocks that do
-  // not depend on the thread count keep the counters independent of it.
-  const bool by_id = pr.predecessor && ascending_ids;
-  const std::vector<size_t> starts =
-      balanced_query_blocks(qidx.size(), by_id ? 1 : threads, by_id ? 48 : 192);
-  const size_t blocks = starts.size() - 1;
-  struct DenseScratch {
-    std::vector<TopK> topk;
-    std::vector<QueryRow> qs;
-    std::vector<double> waste;  // inject_slowdown's repeated distances
-  };
-  // The first phase may have had fewer workers (fewer query chunks); the dense phase's use
-  // only their counters.
-  if (scratch.size() < static_cast<size_t>(threads)) scratch.resize(static_cast<size_t>(threads));
-  std::vector<DenseScratch> ds(scratch.size());
-  parallel_for(blocks, threads, pr.cancel, [&](size_t blk, int worker) {
-    DenseScratch& s = ds[static_cast<size_t>(worker)];
-    Scratch& ws = scratch[static_cast<size_t>(worker)];
-    const size_t lo = starts[blk], nq = starts[blk + 1] - lo;
-    s.qs.resize(nq);
-    if (s.topk.size() < nq) s.topk.resize(nq);
-    int64_t max_id = 0;
-    for (size_t i = 0; i < nq; ++i) {
-      s.qs[i] = queries[qidx[lo + i]];
-      s.topk[i].reset(pr.k);
-      max_id = std::max(max_id, s.qs[i].id);
-    }
-    // Rows in dataset order: a predecessor block needs only the rows before its largest id.
-    const size_t row_end =
-        by_id ? std::min(n, static_cast<size_t>(std::max<int64_t>(0, max_id))) : n;
-    size_t chunks = 0;
-    distances_block_scan(rows, s.qs, 0, row_end,
-                         [&](size_t b, size_t e, const double* d, size_t ld) {
-                           // One block against every row can take a while at large n.
-                           if (++chunks % 256 == 0) throw_if_cancelled(pr.cancel);
-                           const size_t len = e - b;
-                           for (double extra = pr.slowdown - 1.0; extra > 0.0; extra -= 1.0) {
-                             s.waste.resize(nq * len);
-                             distances_block(rows, s.qs, b, e, s.waste.data());
-                             ws.sink += s.waste[0];
-                           }
-                           const int64_t* ids = rows.ids.data();
-                           for (size_t i = 0; i < nq; ++i) {
-                             const double* di = d + i * ld;
-                             TopK& t = s.topk[i];
-                             const int64_t qid = s.qs[i].id;
-                             double kth = t.kth();
-                             for (size_t j = 0; j < len; ++j) {
-                               if (di[j] > kth) continue;  // the common case, decided cheaply
-                               if (pr.predecessor && ids[b + j] >= qid) continue;
-                               t.push(di[j], ids[b + j]);
-                               kth = t.kth();
-                             }
-                             ws.counters.add_block(len);
-                           }
-                         });
-    for (size_t i = 0; i < nq; ++i) {
-      s.topk[i].write(out, qidx[lo + i]);
-      ws.counters.distance_evals += row_end;
-      ws.counters.dense_evals += row_end;
-      if (pr.per_query_evals) pr.per_query_evals[qidx[lo + i]] += row_end;
-      ++ws.counters.dense_fallbacks;
-    }
-  });
-}
-
 }  // namespace
 
 KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
@@ -328,40 +229,23 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   }
 
   const bool residual = tree.rows.kind == MetricKind::residual;
-  const bool pivots = residual && options.use_pivot_lists && tree.pivot_lists.count > 0 &&
-                      tree.coord_index != nullptr;
   Params pr{};
   pr.k = options.k;
   pr.predecessor = options.predecessor;
   pr.survivor_cap = options.survivor_cap;
   pr.low_yield_stop = options.low_yield_stop;
-  // Automatic dense limits: a gathered evaluation costs ~5 block-kernel ones (spec §12), so a
-  // pivot search with more than n / 5 survivors is better scanned densely; the best-first
-  // search has no such estimate up front and gives up after n / 6 evaluations.
+  // Automatic dense limit: the best-first search has no estimate up front and gives up after
+  // n / 6 evaluations (a gathered evaluation costs ~5 block-kernel ones, spec §12).
   pr.dense_after = options.dense_fallback_evals > 0 ? options.dense_fallback_evals
-                                                    : std::max<size_t>(64, n / (pivots ? 5 : 6));
+                                                    : std::max<size_t>(64, n / 6);
   pr.slowdown = options.inject_slowdown;
   pr.cancel = options.cancel;
   pr.per_query_evals = options.per_query_evals;
   if (pr.per_query_evals) std::fill_n(pr.per_query_evals, queries.size(), uint64_t{0});
   pr.slack_abs = options.prune_slack >= 0.0 ? options.prune_slack : (residual ? 1e-4 : 1e-9);
   pr.slack_rel = options.prune_slack >= 0.0 || residual ? 0.0 : 1e-13;
-  pr.pred_direct = n / kPredDirectDiv;
-  pr.pred_fallback_direct = n / kPredFallbackDiv;
 
-  PivotSearchParams pp;
-  pp.k = options.k;
-  pp.predecessor = options.predecessor;
-  pp.seed_rows = options.seed_rows;
-  pp.pivot_candidates = options.pivot_candidates;
-  pp.bound_pivots = options.bound_pivots;
-  pp.dense_after = pr.dense_after;
-  pp.slack = pr.slack_abs;
-  pp.slowdown = pr.slowdown;
-  pp.survivor_cap = options.survivor_cap;
-  pp.low_yield_stop = options.low_yield_stop;
-
-  size_t max_fanout = kListTile;
+  size_t max_fanout = kMinTile;
   for (size_t u = 0; u < n; ++u)
     max_fanout = std::max<size_t>(max_fanout, tree.child_end[u] - tree.child_begin[u]);
 
@@ -381,16 +265,6 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   };
   std::sort(order.begin(), order.end(), by_key);
 
-  // Dataset-order rows let the dense phase scan only a predecessor group's rows (block kernel):
-  // then that beats the direct, gathered scan of a query's predecessors, which is kept only
-  // for trees queried without them.
-  const MetricData* by_id = options.dataset_rows;
-  const bool id_order = pr.predecessor && by_id != nullptr && by_id->n == n &&
-                        by_id->ids.size() == n && by_id->ids.front() == 0 &&
-                        by_id->ids.back() == static_cast<int64_t>(n - 1) &&
-                        std::is_sorted(by_id->ids.begin(), by_id->ids.end());
-  if (id_order) pr.pred_fallback_direct = 0;
-
   const int threads = std::max(1, options.threads);
   const size_t tasks = (queries.size() + kQueryChunk - 1) / kQueryChunk;
   std::vector<Scratch> scratch(static_cast<size_t>(std::min<size_t>(threads, tasks)));
@@ -400,75 +274,48 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
     s.tile_d.resize(max_fanout);
     s.heap.reserve(256);
     s.waste.resize(max_fanout);
-    if (pivots) s.pivot.prepare(n);
   }
   parallel_for(tasks, threads, pr.cancel, [&](size_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     const size_t lo = task * kQueryChunk, hi = std::min(queries.size(), lo + kQueryChunk);
-    // Answers query qi here, or hands it to the dense phase.
-    const auto answer = [&](size_t qi) {
-      const QueryRow& q = queries[qi];
-      if (!pivots) {
-        if (search_one(tree, q, pr, s)) {
-          s.topk.write(out, qi);
-        } else {
-          s.fallback.push_back(qi);
-        }
-        return;
-      }
-      if (pr.predecessor && q.id <= static_cast<int64_t>(pr.pred_direct)) {
-        if (id_order && pr.dense_after != std::numeric_limits<size_t>::max()) {
-          s.fallback.push_back(qi);
-          return;
-        }
-        scan_predecessors(tree, q, pr, s);
-        s.topk.write(out, qi);
-        return;
-      }
-      if (pivot_search(tree, q, pp, s.pivot) == PivotSearchResult::exact) {
-        s.pivot.topk.write(out, qi);
-      } else if (pr.predecessor && !id_order &&
-                 q.id <= static_cast<int64_t>(pr.pred_fallback_direct)) {
-        scan_predecessors(tree, q, pr, s);
-        s.topk.write(out, qi);
-      } else if (pr.dense_after == std::numeric_limits<size_t>::max() &&
-                 search_one(tree, q, pr, s)) {
-        // With the dense phase disabled, the best-first search finishes the query (exact).
+    for (size_t i = lo; i < hi; ++i) {
+      const size_t qi = order[i];
+      const uint64_t before = s.counters.distance_evals;
+      if (search_one(tree, queries[qi], pr, s)) {
         s.topk.write(out, qi);
       } else {
         s.fallback.push_back(qi);
       }
-    };
-    for (size_t i = lo; i < hi; ++i) {
-      const size_t qi = order[i];
-      const uint64_t before = s.counters.distance_evals + s.pivot.counters.distance_evals;
-      answer(qi);
       // Each query's own evaluations (its dense scan, if any, adds to it there).
-      if (pr.per_query_evals)
-        pr.per_query_evals[qi] =
-            s.counters.distance_evals + s.pivot.counters.distance_evals - before;
+      if (pr.per_query_evals) pr.per_query_evals[qi] = s.counters.distance_evals - before;
     }
   });
   std::vector<size_t> fallback;
   for (Scratch& s : scratch) fallback.insert(fallback.end(), s.fallback.begin(), s.fallback.end());
-  // Predecessor queries over dataset-order rows: sorted by id, so each group's rows end early.
-  // Otherwise sorted by the locality key, so each dense group holds nearby queries.
-  if (id_order) {
-    std::sort(fallback.begin(), fallback.end(), [&](size_t a, size_t b) {
-      return queries[a].id != queries[b].id ? queries[a].id < queries[b].id : a < b;
-    });
-  } else {
-    std::sort(fallback.begin(), fallback.end(), by_key);
+  std::sort(fallback.begin(), fallback.end(), by_key);  // nearby queries share a dense block
+
+  // Dataset-order rows let a predecessor block's scan end at its largest id.
+  const MetricData* by_id = options.dataset_rows;
+  const bool id_order = by_id != nullptr && by_id->n == n && by_id->ids.size() == n &&
+                        by_id->ids.front() == 0 &&
+                        by_id->ids.back() == static_cast<int64_t>(n - 1) &&
+                        std::is_sorted(by_id->ids.begin(), by_id->ids.end());
+  if (!fallback.empty()) {
+    DenseScanOptions ds;
+    ds.k = pr.k;
+    ds.predecessor = pr.predecessor;
+    ds.ascending_ids = id_order;
+    ds.threads = threads;
+    ds.inject_slowdown = pr.slowdown;
+    ds.cancel = pr.cancel;
+    ds.per_query_evals = pr.per_query_evals;
+    dense_scan(id_order ? *by_id : tree.rows, queries, fallback, ds, total, out);
   }
-  if (!fallback.empty())
-    dense_phase(id_order ? *by_id : tree.rows, id_order, queries, fallback, pr, threads, scratch,
-                out);
 
   double sink = 0.0;
   for (Scratch& s : scratch) {
     total += s.counters;
-    total += s.pivot.counters;
-    sink += s.sink + s.pivot.sink;
+    sink += s.sink;
   }
   total.queries = queries.size();
   // Keeps the repeated (discarded) distance work of inject_slowdown observable; per call, so

@@ -1,6 +1,6 @@
 #pragma once
-// Exact k-NN over a cover tree: the pivot search for residual trees with pivot lists, else
-// best-first by lower bound (parent-pivot and radius pruning); dense fallback for queries whose
+// Exact k-NN over a cover tree (the `cover-tree` engine): best-first by lower bound
+// (parent-pivot and radius pruning); dense fallback for queries whose
 // bound cannot prune. Lives in tree/ rather than search/
 // because it needs the tree, and ctb_search sits below ctb_tree in the link order.
 #include <cstddef>
@@ -26,10 +26,9 @@ struct TreeQueryOptions {
   // Perf-gate self-test: > 1 repeats the distance work (factor - 1) extra times, results
   // discarded. Answers and counters are unchanged.
   double inject_slowdown = 1.0;
-  // EXACT dense fallback: a query whose pivot search keeps more than this many candidates (or
-  // whose best-first search has evaluated more than this many rows) is answered by a blocked
-  // scan over all rows instead (several such queries share each loaded row). 0 = automatic
-  // (n / 5 pivot search, n / 6 best-first; Euclidean trees: never, see euclid_knn.cpp);
+  // EXACT dense fallback: a query whose best-first search has evaluated more than this many
+  // rows is answered by a blocked scan over all rows instead (several such queries share each
+  // loaded row). 0 = automatic (n / 6; Euclidean box trees: never, see euclid_knn.cpp);
   // std::numeric_limits<size_t>::max() disables it.
   size_t dense_fallback_evals = 0;
   // Pruning slack (a bound must exceed the k-th distance by more than this to prune); < 0 =
@@ -40,12 +39,6 @@ struct TreeQueryOptions {
   // then read only the rows before their group's largest id (about half the rows), as the
   // brute force does, instead of every row in node order.
   const MetricData* dataset_rows = nullptr;
-  // Residual pivot search (trees with pivot lists; see tree/pivot_search.cpp). false = the
-  // best-first tree search even there (tests compare the two):
-  bool use_pivot_lists = true;
-  size_t seed_rows = 128;       // Euclidean-nearest rows evaluated first, seeding the k-th bound
-  size_t pivot_candidates = 8;  // Euclidean-nearest pivots evaluated
-  size_t bound_pivots = 4;      // usable pivots whose windows are intersected
   // Set by another thread: the query stops between tasks with Cancelled (the Python module).
   const CancelToken* cancel = nullptr;
   // Optional: queries.size() entries that receive each query's distance evaluations in this

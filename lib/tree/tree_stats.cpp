@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 
-#include "tree/coord_index.hpp"
 
 namespace ctb {
 
@@ -30,16 +29,9 @@ TreeStats tree_stats(const CoverTree& tree) {
   }
   st.build_nets_ms = tree.build_nets_ms;
   st.build_radii_ms = tree.build_radii_ms;
-  st.build_pivots_ms = tree.build_pivots_ms;
-  const PivotLists& lists = tree.pivot_lists;
-  st.pivots = lists.count;
-  st.pivot_list = lists.list_size;
-  st.pivot_cover_radius = lists.cover_radius;
   const auto bytes = [](const auto& v) { return static_cast<uint64_t>(v.size() * sizeof(v[0])); };
   st.bytes = bytes(tree.rows.v) + bytes(tree.rows.coords) + bytes(tree.rows.p) +
-             bytes(tree.rows.ids) + bytes(lists.nodes) + bytes(lists.dists) +
-             10 * bytes(tree.level);
-  if (tree.coord_index) st.bytes += bytes(tree.coord_index->coords) * 2;
+             bytes(tree.rows.ids) + 10 * bytes(tree.level);
   return st;
 }
 

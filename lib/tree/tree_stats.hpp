@@ -23,7 +23,7 @@ struct TreeStats {
   std::vector<TreeLevelShape> levels;  // top level first
   double build_nets_ms = 0.0;          // nested nets
   double build_radii_ms = 0.0;         // exact radii and parent bounds
-  double build_pivots_ms = 0.0;        // pivot lists and coordinate index
+  double build_pivots_ms = 0.0;        // the pivot index (all its phases)
   uint64_t pivots = 0;                 // pivot lists: pivots P
   uint64_t pivot_list = 0;             // ... rows per list M
   double pivot_cover_radius = 0.0;     // ... max distance of a row to its nearest pivot

@@ -498,7 +498,7 @@ std::vector<BadCase> bad_cases() {
        "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2}\nqueries: all\nk: 1\n"
        "build: {pivot_list: 0}\n",
-       {"field 'build.pivot_list'", "must be >= 1 (got 0)"}},
+       {"field 'build.pivot_list'", "must be auto"}},
       {"dense fallback negative",
        "bad.yaml",
        "name: bad\nmetric: residual\ndata: {seed: 1, n: 10, dim: 2}\nqueries: all\nk: 1\n"

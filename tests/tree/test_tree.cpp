@@ -184,8 +184,8 @@ static void tree_matches_brute_force_on_random_data(bool thin) {
               ASSERT_EQ(c1.caps_applied, 0u);
               ASSERT_EQ(c1.subtrees_pruned,
                         c1.pruned_by_radius + c1.pruned_by_parent + c1.pruned_by_predecessor);
-              // The best-first search abandons after 5 evaluations; the pivot search only when
-              // more than 5 candidates survive its windows (counted over all residual cases).
+              // The best-first search abandons after 5 evaluations (residual cases counted
+              // together: tiny ones finish first).
               if (dense == 5 && n > 40 && !pred) {
                 if (residual) {
                   residual_dense5 += c1.dense_fallbacks;
@@ -388,23 +388,18 @@ TEST(TreeInvariants, CheckerReportsBrokenTrees) {
 
 TEST(TreeKnn, ApproximateBudgetsStillReturnKResults) {
   const MetricData data = make_data(true, 600, 3, 21, Shape::normal);
-  BuildOptions few;
-  few.pivots = 4;  // far pivots: wide windows, many survivor tiles for the budgets to cut
-  const CoverTree tree = build_cover_tree(data, few);
+  const CoverTree tree = build_cover_tree(data, BuildOptions{});
   const auto queries = tree_point_queries(data, 50);
   BruteForceOptions bf;
   bf.k = 20;
   const KnnResult exact = brute_force_knn(data, queries, bf);
-  for (int mode = 0; mode < 4; ++mode) {
+  for (int mode = 0; mode < 2; ++mode) {
     TreeQueryOptions to;
     to.k = 20;
     to.dense_fallback_evals = std::numeric_limits<size_t>::max();
     (mode % 2 == 0 ? to.survivor_cap : to.low_yield_stop) = mode % 2 == 0 ? 25 : 1;
-    to.use_pivot_lists = mode >= 2;
-    to.seed_rows = 24;  // few seeds: the survivors still hold neighbours, then dry tiles
     QueryCounters c;
     const KnnResult r = tree_knn(tree, queries, to, &c);
-    // The survivor cap (25 < 24 seeds + 8 pivots) and the low-yield stop apply on both paths.
     { EXPECT_GT(c.caps_applied, 0u) << "mode " << mode; }
     size_t hits = 0;
     for (size_t q = 0; q < queries.size(); ++q) {
@@ -434,10 +429,7 @@ TEST(TreeKnn, ApproximateBudgetsStillReturnKResults) {
 
 TEST(TreeKnn, InjectedSlowdownChangesNeitherAnswersNorCounters) {
   const MetricData data = make_data(true, 300, 3, 4, Shape::normal);
-  BuildOptions bo;
-  bo.pivots = 8;  // few pivots with short lists: some searches cannot close their bound
-  bo.pivot_list = 12;
-  const CoverTree tree = build_cover_tree(data, bo);
+  const CoverTree tree = build_cover_tree(data, BuildOptions{});
   const auto queries = tree_point_queries(data, 40);
   TreeQueryOptions to;
   to.k = 8;
@@ -474,165 +466,6 @@ TEST(TreeKnn, PredecessorPadsAndCountsSkips) {
   bf.k = 5;
   bf.predecessor = true;
   expect_same_answer(r, brute_force_knn(data, queries, bf), "predecessor all");
-}
-
-// The pivot lists are exactly the M nearest rows of each pivot by (distance, node id), with
-// the distances the search kernel gives, and pivot_outside bounds every row left out.
-TEST(PivotLists, HoldTheNearestRowsOfEachPivot) {
-  // n = 3000 samples its rows for the selection threshold (stride > 1); n = 200 takes all.
-  for (size_t n : {size_t{200}, size_t{3000}})
-    for (Shape shape : {Shape::normal, Shape::duplicates}) {
-      const MetricData data = make_data(true, n, 2, 31, shape);
-      for (size_t M : {size_t{1}, size_t{7}, size_t{64}, n - 1, n, size_t{5000}}) {
-        BuildOptions bo;
-        bo.pivots = 13;
-        bo.pivot_list = M;
-        bo.threads = 2;
-        const CoverTree tree = build_cover_tree(data, bo);
-        ASSERT_TRUE(check_tree_invariants(tree).empty()) << join(check_tree_invariants(tree));
-        ASSERT_EQ(tree.pivot_lists.count, 13u);
-        const size_t m = std::min<size_t>(M, data.n);
-        ASSERT_EQ(tree.pivot_lists.list_size, m);
-        std::vector<int32_t> all(data.n);
-        for (size_t j = 0; j < data.n; ++j) all[j] = static_cast<int32_t>(j);
-        std::vector<double> d(data.n);
-        for (size_t p = 0; p < tree.pivot_lists.count; ++p) {
-          const auto node = static_cast<size_t>(tree.pivot_lists.pivot_node[p]);
-          distances_to_rows(tree.rows, query_row(tree.rows, node), all, d.data());
-          std::vector<std::pair<double, int32_t>> sorted;
-          for (size_t j = 0; j < data.n; ++j) sorted.push_back({d[j], static_cast<int32_t>(j)});
-          std::sort(sorted.begin(), sorted.end());
-          for (size_t e = 0; e < m; ++e) {
-            ASSERT_EQ(tree.pivot_lists.nodes[p * m + e], sorted[e].second)
-                << "pivot " << p << " M " << M;
-            ASSERT_EQ(tree.pivot_lists.dists[p * m + e],
-                      sorted[e].first);  // same kernel, same bits
-          }
-          if (m < data.n) {
-            EXPECT_EQ(tree.pivot_lists.outside[p], sorted[m].first);
-          } else {
-            EXPECT_TRUE(std::isinf(tree.pivot_lists.outside[p]));
-          }
-        }
-      }
-    }
-  // Euclidean trees and pivots = 0 build no lists.
-  const CoverTree e = build_cover_tree(make_data(false, 50, 2, 1, Shape::normal), BuildOptions{});
-  EXPECT_EQ(e.pivot_lists.count, 0u);
-  BuildOptions none;
-  none.pivots = 0;
-  EXPECT_EQ(build_cover_tree(make_data(true, 50, 2, 1, Shape::normal), none).pivot_lists.count, 0u);
-}
-
-// The pivot-list search with few pivots and short lists (so lists run out, the outside bound
-// decides, and the dense phase or the tree search finishes some queries), on many small
-// residual datasets: exact against brute force, with results and counters independent of
-// threads; and the same answers as the best-first tree search.
-// `thin`: one in kThinEvery of the (dataset, lists, k) grid, for the targets after the best one.
-#ifdef CTB_SANITIZED
-constexpr uint64_t kThinEvery = 9;  // ASan + UBSan run ~10x slower; the ci preset covers 1 in 3
-#else
-constexpr uint64_t kThinEvery = 3;
-#endif
-static void pivot_search_matches_brute_force(bool thin) {
-  const size_t sizes[] = {1, 2, 5, 40, 150, 300};
-  uint64_t seed = 500;
-  int cases = 0;
-  uint64_t fallbacks = 0, direct_pred = 0;
-  for (size_t n : sizes)
-    for (Shape shape : {Shape::normal, Shape::grid, Shape::duplicates}) {
-      ++seed;
-      const MetricData data = make_data(true, n, 1 + seed % 3, seed, shape,
-                                        seed % 2 ? KernelType::matern52 : KernelType::rbf);
-      std::vector<QueryRow> queries = tree_point_queries(data, 60);
-      for (size_t P : {size_t{1}, size_t{37}})
-        for (size_t M : {size_t{1}, size_t{9}, n}) {
-          BuildOptions bo;
-          bo.pivots = P;
-          bo.pivot_list = M;
-          bo.threads = 2;
-          const CoverTree tree = build_cover_tree(data, bo);
-          for (size_t k : {size_t{1}, size_t{6}, n + 2})
-            for (bool pred : {false, true}) {
-              if (thin && (seed + P + M + k) % kThinEvery != 0) continue;
-              BruteForceOptions bf;
-              bf.k = k;
-              bf.predecessor = pred;
-              const KnnResult expected = brute_force_knn(data, queries, bf);
-              for (size_t dense : {size_t{0}, std::numeric_limits<size_t>::max()}) {
-                const size_t cands = (P + M + k) % 2 ? 1 : 8;  // nearest-pivot choice varies
-                TreeQueryOptions to;
-                to.k = k;
-                to.predecessor = pred;
-                to.dense_fallback_evals = dense;
-                to.pivot_candidates = cands;
-                to.seed_rows = (seed + M) % 3 == 0 ? 0 : (seed % 2 ? 4 : 128);  // weak / strong
-                to.bound_pivots = cands == 1 ? 1 : (k % 2 ? 2 : 8);
-                to.dataset_rows = seed % 4 < 2 ? &data : nullptr;  // the dense scan's row order
-                to.threads = 1;
-                const std::string w = "n=" + std::to_string(n) + " seed=" + std::to_string(seed) +
-                                      " P=" + std::to_string(P) + " M=" + std::to_string(M) +
-                                      " k=" + std::to_string(k) + " pred=" + std::to_string(pred) +
-                                      " dense=" + std::to_string(dense) +
-                                      " cands=" + std::to_string(cands) +
-                                      " seeds=" + std::to_string(to.seed_rows) +
-                                      " bound=" + std::to_string(to.bound_pivots) +
-                                      " by_id=" + std::to_string(to.dataset_rows != nullptr);
-                QueryCounters c1, c2;
-                const KnnResult r1 = tree_knn(tree, queries, to, &c1);
-                expect_same_answer(r1, expected, w);
-                to.threads = 2;
-                const KnnResult r2 = tree_knn(tree, queries, to, &c2);
-                ASSERT_EQ(r1.indices, r2.indices) << w;
-                ASSERT_EQ(r1.distances, r2.distances) << w;
-                ASSERT_EQ(c1, c2) << w;
-                ASSERT_EQ(c1.caps_applied, 0u);
-                ASSERT_EQ(c1.subtrees_pruned,
-                          c1.pruned_by_radius + c1.pruned_by_parent + c1.pruned_by_predecessor);
-                if (dense == std::numeric_limits<size_t>::max()) {
-                  ASSERT_EQ(c1.dense_fallbacks, 0u) << w;
-                }
-                fallbacks += c1.dense_fallbacks;
-                if (pred && n >= 150 && !to.dataset_rows) direct_pred += c1.dense_evals > 0;
-                if (::testing::Test::HasFatalFailure()) return;
-                ++cases;
-              }
-            }
-        }
-    }
-  EXPECT_GT(cases, thin ? 600 / kThinEvery : 1000);
-  EXPECT_GT(fallbacks, 0u);    // the dense phase took part
-  EXPECT_GT(direct_pred, 0u);  // so did the direct predecessor scan
-}
-
-// The pivot search's property test, under every SIMD target this CPU can run.
-TEST(PivotLists, SearchMatchesBruteForceOnEverySimdTarget) {
-  size_t targets = 0;
-  EXPECT_GE(test_support::for_each_simd_target(
-                [&](const std::string&) { pivot_search_matches_brute_force(targets++ > 0); }),
-            1u);
-}
-
-// With the default lists (every row, at this size), the pivot search needs no fallback and
-// evaluates far fewer rows than there are (the bound prunes), and answers exactly like the tree
-// search.
-TEST(PivotLists, PrunesAndAgreesWithTreeSearch) {
-  const MetricData data = make_data(true, 600, 3, 77, Shape::normal);
-  const CoverTree tree = build_cover_tree(data, BuildOptions{});
-  const auto queries = tree_point_queries(data, 100);
-  TreeQueryOptions to;
-  to.k = 10;
-  QueryCounters cp, ct;
-  const KnnResult rp = tree_knn(tree, queries, to, &cp);
-  to.use_pivot_lists = false;
-  const KnnResult rt = tree_knn(tree, queries, to, &ct);
-  EXPECT_EQ(rp.indices, rt.indices);
-  EXPECT_EQ(rp.distances, rt.distances);
-  EXPECT_EQ(cp.dense_fallbacks, 0u);
-  EXPECT_GE(cp.frontier_expanded, queries.size());  // at least one window per query
-  EXPECT_EQ(cp.distance_evals, cp.seed_evals + cp.pivot_evals + cp.candidate_evals);
-  EXPECT_LT(cp.distance_evals, queries.size() * data.n / 4);
-  EXPECT_GT(cp.pruned_by_parent, 0u);
 }
 
 TEST(TreeKnn, EmptyQueriesAndZeroK) {
