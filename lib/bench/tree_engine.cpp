@@ -30,7 +30,7 @@ void TreeEngineDeleter::operator()(TreeEngine* engine) const { delete engine; }
 
 namespace {
 
-constexpr size_t kBoxProbes = 32;     // queries the box index's batch plan probes with
+constexpr size_t kBoxProbes = 16;     // queries the box index's batch plan probes with
 constexpr double kBoxEvalCost = 3.0;  // a box-tree evaluation in block-kernel ones (measured:
                                       // euclid-d16-64k, 84% of N evaluated at 0.45x brute)
 
@@ -124,9 +124,6 @@ TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs) {
   options.low_yield_stop = knobs.low_yield_stop;
   options.inject_slowdown = knobs.inject_slowdown;
   options.dense_fallback_evals = knobs.dense_fallback_evals;
-  options.seed_rows = knobs.seed_rows;
-  options.pivot_candidates = knobs.pivot_candidates;
-  options.bound_pivots = knobs.bound_pivots;
   options.cancel = knobs.cancel;
   return options;
 }
