@@ -46,8 +46,8 @@ struct BuildSpec {
   BuildStrategy strategy = BuildStrategy::euclidean_hybrid;  // build.strategy
   size_t batch_size = 512;                                   // build.batch_size (>= 1)
   BatchOrder batch_order = BatchOrder::natural;              // build.batch_order
-  size_t pivots = 0;         // build.pivots: residual pivot index P; 0 = `auto` (N / 16, <= 2,048)
-  size_t pivot_list = 0;     // build.pivot_list: rows kept per pivot; only `auto` (whole rows)
+  size_t pivots = 0;      // build.pivots: residual pivot index P; 0 = `auto` (N / 16, <= 2,048)
+  size_t pivot_list = 0;  // build.pivot_list: rows kept per pivot; only `auto` (whole rows)
 };
 
 struct QueryOptionsSpec {

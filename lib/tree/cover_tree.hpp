@@ -72,8 +72,8 @@ struct CoverTree {
 
   // Build telemetry: one entry per level that had candidates, top level first.
   std::vector<BuildLevelStats> build_levels;
-  double build_nets_ms = 0.0;    // nested-net construction (all levels)
-  double build_radii_ms = 0.0;   // exact radii / parent bounds pass in the query metric
+  double build_nets_ms = 0.0;   // nested-net construction (all levels)
+  double build_radii_ms = 0.0;  // exact radii / parent bounds pass in the query metric
 
   size_t size() const { return level.size(); }
   int32_t depth() const;  // number of nodes on the longest root-to-leaf path

@@ -22,8 +22,7 @@ void dense_scan(const MetricData& rows, std::span<const QueryRow> queries, std::
     std::sort(qidx.begin(), qidx.end(), [&](size_t a, size_t b) {
       return queries[a].id != queries[b].id ? queries[a].id < queries[b].id : a < b;
     });
-  const std::vector<size_t> starts =
-      balanced_query_blocks(qidx.size(), by_id ? 1 : threads, 192);
+  const std::vector<size_t> starts = balanced_query_blocks(qidx.size(), by_id ? 1 : threads, 192);
   const size_t blocks = starts.size() - 1;
   struct Scratch {
     std::vector<TopK> topk;

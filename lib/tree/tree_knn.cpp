@@ -44,8 +44,8 @@
 #include "core/parallel.hpp"
 #include "metric/distance_kernels.hpp"
 #include "search/brute_force.hpp"
-#include "tree/euclid_knn.hpp"
 #include "tree/dense_scan.hpp"
+#include "tree/euclid_knn.hpp"
 #include "tree/evaluate.hpp"
 
 namespace ctb {
@@ -53,7 +53,7 @@ namespace {
 
 constexpr size_t kQueryChunk = 16;  // queries per parallel task
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr size_t kMinTile = 32;     // scratch tiles hold at least this many nodes
+constexpr size_t kMinTile = 32;  // scratch tiles hold at least this many nodes
 
 struct HeapEntry {
   double lb;  // lower bound on d(q, anything in the subtree below the node)
@@ -236,8 +236,8 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   pr.low_yield_stop = options.low_yield_stop;
   // Automatic dense limit: the best-first search has no estimate up front and gives up after
   // n / 6 evaluations (a gathered evaluation costs ~5 block-kernel ones, spec §12).
-  pr.dense_after = options.dense_fallback_evals > 0 ? options.dense_fallback_evals
-                                                    : std::max<size_t>(64, n / 6);
+  pr.dense_after =
+      options.dense_fallback_evals > 0 ? options.dense_fallback_evals : std::max<size_t>(64, n / 6);
   pr.slowdown = options.inject_slowdown;
   pr.cancel = options.cancel;
   pr.per_query_evals = options.per_query_evals;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 
-
 namespace ctb {
 
 TreeStats tree_stats(const CoverTree& tree) {
