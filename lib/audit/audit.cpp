@@ -103,13 +103,7 @@ bool AuditReport::passed() const {
 AuditReport run_audit(const Scenario& scenario_in, const AuditOptions& options) {
   Scenario scenario = scenario_in;
   if (options.threads) scenario.threads = *options.threads;
-  if (options.engine) {
-    if (const std::string problem = engine_metric_problem(*options.engine, scenario.metric);
-        !problem.empty()) {
-      throw InputError(fmt::format("--engine {}: {}", to_string(*options.engine), problem));
-    }
-    scenario.query.engine = *options.engine;
-  }
+  apply_engine_option(scenario, options.engine);
   const Engine engine = resolve_engine(scenario.query.engine, scenario.metric);
   if (engine == Engine::brute) {
     throw InputError(

@@ -263,13 +263,7 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
   if (options.repeat) scenario.repeat = *options.repeat;
   if (options.warmup) scenario.warmup = *options.warmup;
   if (options.build_strategy) scenario.build.strategy = *options.build_strategy;
-  if (options.engine) {
-    if (const std::string problem = engine_metric_problem(*options.engine, scenario.metric);
-        !problem.empty()) {
-      throw InputError(fmt::format("--engine {}: {}", to_string(*options.engine), problem));
-    }
-    scenario.query.engine = *options.engine;
-  }
+  apply_engine_option(scenario, options.engine);
   const Engine engine = resolve_engine(scenario.query.engine, scenario.metric);
   if (scenario.repeat < 1) throw InputError("--repeat: must be >= 1");
   if (!(options.inject_slowdown >= 1.0) || !std::isfinite(options.inject_slowdown)) {
@@ -411,6 +405,15 @@ nlohmann::json tree_quality_json(const TreeStats& st, const QueryCounters* count
                      total}};
   }
   return j;
+}
+
+void apply_engine_option(Scenario& scenario, const std::optional<Engine>& engine) {
+  if (!engine) return;
+  if (const std::string problem = engine_metric_problem(*engine, scenario.metric);
+      !problem.empty()) {
+    throw InputError(fmt::format("--engine {}: {}", to_string(*engine), problem));
+  }
+  scenario.query.engine = *engine;
 }
 
 nlohmann::json plan_json(const QueryCounters& c) {

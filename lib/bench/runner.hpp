@@ -151,6 +151,10 @@ nlohmann::json summary_json(const RunResult& result);
 /// phases, pivots, and the share of distance evaluations per search phase of `counters`.
 nlohmann::json tree_quality_json(const TreeStats& stats, const QueryCounters* counters);
 
+/// `--engine E` over a scenario (run, audit): sets query.engine, or InputError naming the flag
+/// when the metric cannot use that engine.
+void apply_engine_option(Scenario& scenario, const std::optional<Engine>& engine);
+
 /// Peak resident set size of this process so far (bytes; 0 where unknown).
 uint64_t peak_rss_bytes();
 

@@ -43,6 +43,28 @@ int64_t rss_bytes_now() {
   return pages_resident * 4096;
 }
 
+// One telemetry "batch" per cover-tree build level: the level's candidates go through the same
+// select (independent set) / dominate step the reference runs per insertion batch.
+void level_batches(const CoverTree& tree, int64_t rss_before, int64_t rss_after,
+                   std::vector<BuildBatchStats>& batches) {
+  batches.clear();
+  for (const BuildLevelStats& level : tree.build_levels) {
+    BuildBatchStats b;
+    b.batch_index = batches.size();
+    b.level = level.level;
+    b.candidates = level.candidates;
+    b.selected = level.selected;
+    b.dominated = level.dominated;
+    b.build_distance_evals = level.distance_evals;
+    b.mis_iterations = 1;  // one greedy pass per group and level
+    b.batch_ms = level.ms;
+    b.traversal_ms = level.ms;
+    b.rss_bytes = static_cast<uint64_t>(rss_after);
+    b.rss_delta_bytes = batches.empty() ? rss_after - rss_before : 0;
+    batches.push_back(b);
+  }
+}
+
 }  // namespace
 
 TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, int threads,
@@ -69,26 +91,7 @@ TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, 
     *depth = engine->pivot         ? 0
              : engine->tree.euclid ? engine->tree.euclid->depth
                                    : engine->tree.depth();
-  if (batches != nullptr) {
-    batches->clear();
-    // One telemetry "batch" per build level: the level's candidates go through the same
-    // select (independent set) / dominate step the reference runs per insertion batch.
-    for (const BuildLevelStats& level : engine->tree.build_levels) {
-      BuildBatchStats b;
-      b.batch_index = batches->size();
-      b.level = level.level;
-      b.candidates = level.candidates;
-      b.selected = level.selected;
-      b.dominated = level.dominated;
-      b.build_distance_evals = level.distance_evals;
-      b.mis_iterations = 1;  // one greedy pass per group and level
-      b.batch_ms = level.ms;
-      b.traversal_ms = level.ms;
-      b.rss_bytes = static_cast<uint64_t>(rss_after);
-      b.rss_delta_bytes = batches->empty() ? rss_after - rss_before : 0;
-      batches->push_back(b);
-    }
-  }
+  if (batches != nullptr) level_batches(engine->tree, rss_before, rss_after, *batches);
   return engine;
 }
 
@@ -268,24 +271,7 @@ TreeEnginePtr build_index_engine(const MetricData& data, Engine engine, const Bu
     built->data = &data;
     const int64_t rss_after = rss_bytes_now();
     if (depth != nullptr) *depth = built->tree.depth();
-    if (batches != nullptr) {
-      batches->clear();
-      for (const BuildLevelStats& level : built->tree.build_levels) {
-        BuildBatchStats b;
-        b.batch_index = batches->size();
-        b.level = level.level;
-        b.candidates = level.candidates;
-        b.selected = level.selected;
-        b.dominated = level.dominated;
-        b.build_distance_evals = level.distance_evals;
-        b.mis_iterations = 1;
-        b.batch_ms = level.ms;
-        b.traversal_ms = level.ms;
-        b.rss_bytes = static_cast<uint64_t>(rss_after);
-        b.rss_delta_bytes = batches->empty() ? rss_after - rss_before : 0;
-        batches->push_back(b);
-      }
-    }
+    if (batches != nullptr) level_batches(built->tree, rss_before, rss_after, *batches);
   } else {
     built = build_tree_engine(data, build, threads, batches, depth, cancel);
   }
