@@ -47,6 +47,13 @@ struct FullSums {
   double c1[64], cc[64], g1[64], ge[64], gt[64], gres[64];
 };
 
+// A point the cheap form kept: its position, beta^T r~ and 1 / sqrt(p).
+struct Survivor {
+  double mid;
+  double e;
+  uint32_t pos;
+};
+
 struct Scratch {
   TopK topk;
   std::vector<uint32_t> mark;  // per row: == stamp when evaluated for this query
@@ -73,7 +80,8 @@ struct Scratch {
   std::vector<double> acc_hi, acc_lo;
   std::vector<uint32_t> live_super, live_group;
   std::vector<Candidate> cands;
-  std::vector<size_t> scan;  // queries handed to the blocked scan
+  std::vector<Survivor> cheap;  // the cheap form's survivors, in position order
+  std::vector<size_t> scan;     // queries handed to the blocked scan
   QueryCounters counters;
 };
 
@@ -281,8 +289,7 @@ class Searcher {
     QueryBound qb = setup_bound(q, s, nb);
 
     // 3. Bound passes.
-    collect(q, s, qb);
-    if (s.cands.size() > scan_after_) {
+    if (!collect(q, s, qb)) {
       ct.distance_evals += evals;
       reason = 3;
       return false;
@@ -427,8 +434,10 @@ class Searcher {
   }
 
   // The cheap-form margin of a box [lo, hi] of beta^T r over the chosen pivots.
-  // Fills s.cands with every point whose bound reaches the current threshold.
-  void collect(const QueryRow& q, Scratch& s, const QueryBound& qb) const {
+  // Fills s.cands with every point whose bound reaches the current threshold; false when the
+  // cheap form already leaves more than scan_after points (s.cands then incomplete): the full
+  // form costs ~1/4 of a scan per point and could not bring them below it often enough to pay.
+  bool collect(const QueryRow& q, Scratch& s, const QueryBound& qb) const {
     QueryCounters& ct = s.counters;
     const size_t nb = s.nb;
     const double* by = s.y.data();  // beta / kRhoScale
@@ -481,15 +490,13 @@ class Searcher {
         if (ub >= thr0) s.live_group.push_back(static_cast<uint32_t>(g0 + g));
       }
     }
-    // Points of live groups: the cheap form, then the full form on its survivors (together,
-    // so the loops run over the survivors of a group).
+    // Points of live groups: the cheap form per point, then the full form on its survivors in
+    // chunks of 64 (any positions: the rows are gathered per survivor).
     const size_t n = ix_.n, G = ix_.group_size;
     const bool pred = o_.predecessor;
     const double nd = static_cast<double>(nb);
-    double mid[64], ecol[64];
-    uint32_t sel[64];
-    s.R.resize(nb * 64);
-    s.Cm.resize(nb * 64);
+    double mid[64];
+    s.cheap.clear();
     const auto prefetch_group = [&](size_t at) {
       if (at >= s.live_group.size()) return;
       const size_t p0 = s.live_group[at] * G;
@@ -506,7 +513,6 @@ class Searcher {
       accumulate_mid(by, s.pa.data(), nb, ix_.rho.data(), n, p0, len, mid);
       ct.bound_evals += len;
       const double* ep = ix_.pos_inv_sqrt_p.data() + p0;
-      size_t cnt = 0;
       for (size_t j = 0; j < len; ++j) {
         const double e = ep[j];
         const double cheap = std::abs(mid[j]) + qb.a_const + sp * (1.0 + c * e * e);
@@ -514,25 +520,28 @@ class Searcher {
         const auto row = static_cast<size_t>(ix_.order[p0 + j]);
         if (s.mark[row] == s.stamp) continue;  // evaluated already
         if (pred && data_.ids[row] >= q.id) continue;
-        sel[cnt] = static_cast<uint32_t>(j);
-        mid[cnt] = mid[j];  // cnt <= j: compacted in place
-        ecol[cnt] = e;
-        ++cnt;
+        s.cheap.push_back({mid[j], e, static_cast<uint32_t>(p0 + j)});
       }
-      if (cnt == 0) continue;
+    }
+    if (s.cheap.size() > scan_after_) return false;
+    s.R.resize(nb * 64);
+    s.Cm.resize(nb * 64);
+    for (size_t c0 = 0; c0 < s.cheap.size(); c0 += 64) {
+      const size_t cnt = std::min<size_t>(64, s.cheap.size() - c0);
+      const Survivor* sv = s.cheap.data() + c0;
       // R = the survivors' rows (rho), C = M R (M lower triangular).
       double* R = s.R.data();
       double* Cm = s.Cm.data();
       for (size_t i = 0; i < nb; ++i) {
-        const int16_t* r = ix_.rho.data() + s.pa[i] * n + p0;
-        for (size_t k2 = 0; k2 < cnt; ++k2) R[i * 64 + k2] = r[sel[k2]] / kRhoScale;
+        const int16_t* r = ix_.rho.data() + s.pa[i] * n;
+        for (size_t k2 = 0; k2 < cnt; ++k2) R[i * 64 + k2] = r[sv[k2].pos] / kRhoScale;
       }
       FullSums& f = s.sums;
       full_form_sums(s.M.data(), nb, R, cnt, s.m1.data(), s.me.data(), s.mt.data(), s.wres.data(),
                      Cm, f);
       const double *c1 = f.c1, *cc = f.cc, *g1 = f.g1, *ge = f.ge, *gt = f.gt, *gres = f.gres;
       for (size_t k2 = 0; k2 < cnt; ++k2) {
-        const double e = ecol[k2];
+        const double e = sv[k2].e;
         // s_j(gamma)^2 <= |e_j|^2 - 2 gamma.r + gamma^T G gamma (+ the errors of r~ and G);
         // gamma.r = c.(M r~) = |c|^2 up to n eps g1, gamma^T G gamma <= (1 + dn) |c|^2.
         const double sj2 = (1.0 + c * e * e) - cc[k2] * (1.0 - qb.dn) + 2.0 * nd * kEps * g1[k2] +
@@ -541,14 +550,15 @@ class Searcher {
                            8.0 * nd * kEps * (g1[k2] * g1[k2] + c1[k2] * c1[k2]) +
                            1e-12 * (1.0 + g1[k2]) * (1.0 + g1[k2]);
         const double sj = std::sqrt(std::max(0.0, sj2));
-        const double full = std::abs(mid[k2] + gres[k2]) + qb.a_const + gt[k2] + sp * sj +
+        const double full = std::abs(sv[k2].mid + gres[k2]) + qb.a_const + gt[k2] + sp * sj +
                             1e-12 * (1.0 + g1[k2]) * (1.0 + qb.b1);
-        const double cheap = std::abs(mid[k2]) + qb.a_const + sp * (1.0 + c * e * e);
+        const double cheap = std::abs(sv[k2].mid) + qb.a_const + sp * (1.0 + c * e * e);
         const double margin = std::min(cheap, full);
         if (margin + qb.b_coef * e < thr0) continue;
-        s.cands.push_back({margin, e, ix_.order[p0 + sel[k2]]});
+        s.cands.push_back({margin, e, ix_.order[sv[k2].pos]});
       }
     }
+    return s.cands.size() <= scan_after_;
   }
 
   const HilbertIndex& ix_;
