@@ -377,9 +377,24 @@ nlohmann::json tree_quality_json(const TreeStats& st, const QueryCounters* count
   j["tree_depth"] = st.depth;
   j["branching_mean"] = st.branching_mean;
   j["branching_max"] = st.branching_max;
+  j["nodes"] = st.nodes;
+  j["base"] = st.base;
+  j["waste"] = st.waste;
+  j["waste_sample"] = st.waste_sample;
   nlohmann::json levels = nlohmann::json::array();
-  for (const TreeLevelShape& l : st.levels)
-    levels.push_back({{"level", l.level}, {"nodes", l.nodes}, {"median_radius", l.median_radius}});
+  for (const TreeLevelShape& l : st.levels) {
+    levels.push_back({{"level", l.level},
+                      {"nodes", l.nodes},
+                      {"internal", l.internal},
+                      {"branching_mean", l.branching_mean},
+                      {"branching_max", l.branching_max},
+                      {"radius_p10", l.radius_p10},
+                      {"median_radius", l.median_radius},
+                      {"radius_p90", l.radius_p90},
+                      {"radius_max", l.radius_max},
+                      {"waste", l.waste},
+                      {"waste_pairs", l.waste_pairs}});
+  }
   j["levels"] = levels;
   j["build_nets_ms"] = st.build_nets_ms;
   j["build_radii_ms"] = st.build_radii_ms;
@@ -414,6 +429,10 @@ void apply_engine_option(Scenario& scenario, const std::optional<Engine>& engine
     throw InputError(fmt::format("--engine {}: {}", to_string(*engine), problem));
   }
   scenario.query.engine = *engine;
+  if (const EngineKnobProblem knob = engine_knob_problem(scenario); !knob.field.empty()) {
+    throw InputError(fmt::format("--engine {}: {}: field '{}': {}", to_string(*engine),
+                                 scenario.source, knob.field, knob.problem));
+  }
 }
 
 nlohmann::json plan_json(const QueryCounters& c) {
@@ -457,6 +476,7 @@ nlohmann::json summary_json(const RunResult& r) {
     j["inducing_count"] = s.residual.inducing_count;
   }
   j["build_strategy"] = to_string(s.build.strategy);
+  j["build_base"] = s.build.base;
   j["batch_order"] = to_string(s.build.batch_order);
   j["repeat"] = s.repeat;
   j["warmup"] = s.warmup;
@@ -553,6 +573,12 @@ std::string summary_text(const RunResult& r) {
   if (r.engine != Engine::brute) {
     out += fmt::format("build      {:.3f} s ({}, depth {})\n", r.build_seconds,
                        to_string(s.build.strategy), r.tree_depth);
+    if (r.tree_stats && r.tree_stats->nodes > 0) {
+      const TreeStats& t = *r.tree_stats;
+      out +=
+          fmt::format("tree       base {}, {} levels, branching mean {:.2f} max {}, waste {:.3f}\n",
+                      t.base, t.levels.size(), t.branching_mean, t.branching_max, t.waste);
+    }
   }
   out += fmt::format("query      best {:.4f} s, median {:.4f} s over {} passes -> {:.0f} q/s\n",
                      r.query_seconds_best(), r.query_seconds_median(), r.query_seconds.size(),

@@ -79,10 +79,8 @@ TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, 
   if (data.kind == MetricKind::euclidean) {
     engine->tree = build_euclid_tree(data, options);
   } else {
-    HilbertIndexParams hp;
-    hp.pivots = build.pivots;
+    HilbertIndexParams hp = hilbert_index_params(build, threads);
     engine->pivots_forced = build.pivots > 0;
-    hp.threads = threads;
     hp.cancel = cancel;
     engine->pivot = std::make_unique<HilbertIndex>(build_hilbert_index(data, hp));
   }
@@ -106,6 +104,8 @@ TreeQueryKnobs tree_query_knobs(const Scenario& scenario, int threads) {
   knobs.seed_rows = scenario.query.seed_rows;
   knobs.pivot_candidates = scenario.query.pivot_candidates;
   knobs.bound_pivots = scenario.query.bound_pivots;
+  knobs.child_order = scenario.query.child_order;
+  knobs.frontier_block = scenario.query.frontier_block;
   return knobs;
 }
 
@@ -114,6 +114,7 @@ BuildOptions tree_build_options(const BuildSpec& build, int threads) {
   options.strategy = build.strategy;
   options.batch_order = build.batch_order;
   options.batch_size = build.batch_size;
+  options.base = build.base;
   options.threads = threads;
   return options;
 }
@@ -127,8 +128,31 @@ TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs) {
   options.low_yield_stop = knobs.low_yield_stop;
   options.inject_slowdown = knobs.inject_slowdown;
   options.dense_fallback_evals = knobs.dense_fallback_evals;
+  options.child_order = knobs.child_order;
+  options.frontier_block = knobs.frontier_block;
   options.cancel = knobs.cancel;
   return options;
+}
+
+HilbertIndexParams hilbert_index_params(const BuildSpec& build, int threads) {
+  HilbertIndexParams params;
+  params.pivots = build.pivots;
+  params.threads = threads;
+  return params;
+}
+
+HilbertSearchOptions hilbert_search_options(const TreeQueryKnobs& knobs) {
+  HilbertSearchOptions o;
+  o.k = knobs.k;
+  o.predecessor = knobs.predecessor;
+  o.threads = knobs.threads;
+  o.seed_rows = knobs.seed_rows;
+  o.pivot_candidates = knobs.pivot_candidates;
+  o.bound_pivots = knobs.bound_pivots;
+  o.scan_after = knobs.dense_fallback_evals;
+  o.inject_slowdown = knobs.inject_slowdown;
+  o.cancel = knobs.cancel;
+  return o;
 }
 
 TreeStats tree_engine_stats(const TreeEngine& engine) {
@@ -154,16 +178,7 @@ KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> 
                             const TreeQueryKnobs& knobs, QueryCounters* counters,
                             std::vector<uint64_t>* per_query_evals) {
   if (engine.pivot) {
-    HilbertSearchOptions o;
-    o.k = knobs.k;
-    o.predecessor = knobs.predecessor;
-    o.threads = knobs.threads;
-    o.seed_rows = knobs.seed_rows;
-    o.pivot_candidates = knobs.pivot_candidates;
-    o.bound_pivots = knobs.bound_pivots;
-    o.scan_after = knobs.dense_fallback_evals;
-    o.inject_slowdown = knobs.inject_slowdown;
-    o.cancel = knobs.cancel;
+    HilbertSearchOptions o = hilbert_search_options(knobs);
     if (per_query_evals != nullptr) {
       per_query_evals->assign(queries.size(), 0);
       o.per_query_evals = per_query_evals->data();

@@ -33,18 +33,21 @@ TreeEnginePtr build_tree_engine(const MetricData& data, const BuildSpec& build, 
                                 std::vector<BuildBatchStats>* batches, int64_t* depth,
                                 const CancelToken* cancel = nullptr);
 
+// Every default below is the scenario schema's (QueryOptionsSpec in scenario.hpp): one
+// default per knob, checked field by field by tests/bench/test_knob_defaults.cpp.
 struct TreeQueryKnobs {
-  size_t k = 1;
-  bool predecessor = false;
-  int threads = 1;
-  size_t survivor_cap = 0;    // APPROXIMATE when > 0
-  size_t low_yield_stop = 0;  // APPROXIMATE when > 0
-  double inject_slowdown = 1.0;
-  // The scenario schema's defaults (scenario.hpp): one default per knob.
+  size_t k = 1;  // neighbours per query (the scenario's k has no default)
+  bool predecessor = QueryOptionsSpec{}.predecessor;          // only dataset ids j < i
+  int threads = 1;                                            // workers (resolved by the caller)
+  size_t survivor_cap = QueryOptionsSpec{}.survivor_cap;      // APPROXIMATE when > 0
+  size_t low_yield_stop = QueryOptionsSpec{}.low_yield_stop;  // APPROXIMATE when > 0
+  double inject_slowdown = 1.0;  // --inject-slowdown (a flag, not a scenario field)
   size_t dense_fallback_evals = QueryOptionsSpec{}.dense_fallback_evals;  // 0 = automatic
   size_t seed_rows = QueryOptionsSpec{}.seed_rows;                        // Euclidean seeds
   size_t pivot_candidates = QueryOptionsSpec{}.pivot_candidates;  // nearest pivots evaluated
   size_t bound_pivots = QueryOptionsSpec{}.bound_pivots;          // pivots of the bound
+  ChildOrder child_order = QueryOptionsSpec{}.child_order;        // cover tree, exact
+  size_t frontier_block = QueryOptionsSpec{}.frontier_block;      // cover tree, exact
   const CancelToken* cancel = nullptr;  // set by another thread: the query throws Cancelled
 };
 
@@ -55,6 +58,11 @@ TreeQueryKnobs tree_query_knobs(const Scenario& scenario, int threads);
 /// schema meets the tree, shared by `run`, `knn` and `audit`.
 BuildOptions tree_build_options(const BuildSpec& build, int threads);
 TreeQueryOptions tree_query_options(const TreeQueryKnobs& knobs);
+
+/// The pivot index's build parameters and search options for a scenario's build section /
+/// query knobs (the pivot engine's side of the same bridge).
+HilbertIndexParams hilbert_index_params(const BuildSpec& build, int threads);
+HilbertSearchOptions hilbert_search_options(const TreeQueryKnobs& knobs);
 
 /// Tree-quality figures of the built tree (depth, branching, levels, build phases, pivots).
 TreeStats tree_engine_stats(const TreeEngine& engine);

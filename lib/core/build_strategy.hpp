@@ -12,6 +12,18 @@ enum class BuildStrategy {
 };
 enum class BatchOrder { natural, hilbert };
 
+/// The order the cover-tree search evaluates a node's surviving children in (exact either way):
+/// node order, or ascending parent-pivot lower bound (nearer subtrees tighten the k-th distance
+/// sooner, so more siblings are pruned by their radius before they are queued).
+enum class ChildOrder { natural, bound };
+
+inline const char* to_string(ChildOrder order) {
+  return order == ChildOrder::bound ? "bound" : "natural";
+}
+
+/// The cover tree's expansion base when build.base is not given (the classic cover tree's 2).
+inline constexpr double kDefaultExpansionBase = 2.0;
+
 inline const char* to_string(BuildStrategy strategy) {
   return strategy == BuildStrategy::pure_residual ? "pure-residual" : "euclidean-hybrid";
 }

@@ -82,34 +82,97 @@
     });
   });
 
-  // Build time and inserted points per build level (ours) or insertion batch (reference).
-  function buildChart(canvas, field, title) {
-    var sets = [];
+  // Sweep points that share one build carry the same rows: each build is drawn once.
+  function builds() {
     var seen = {};
-    data.runs.forEach(function (run) {
-      if (!run.build_rows.length) return;
-      // Sweep points that share one tree carry the same rows: draw each build once.
+    return data.runs.filter(function (run) {
+      if (!run.build_rows.length) return false;
       var key = (run.sweep_id || run.run_id) + '/' + run.build_ms;
-      if (seen[key]) return;
+      if (seen[key]) return false;
       seen[key] = true;
-      sets.push({
+      return true;
+    });
+  }
+  function phaseOf(row, run) {
+    if (row.phase) return row.phase;
+    return run.source === 'covertree_bench' ? 'nets_level' : 'insertion batch';
+  }
+
+  // The whole build of the index that answered, stacked by phase (build_phase of its rows).
+  each('build-levels', function (canvas) {
+    var runs = builds();
+    var phases = [];
+    runs.forEach(function (run) {
+      run.build_rows.forEach(function (b) {
+        var p = phaseOf(b, run);
+        if (phases.indexOf(p) < 0) phases.push(p);
+      });
+    });
+    var sets = phases.map(function (p, i) {
+      return {
+        label: p, backgroundColor: color(i),
+        data: runs.map(function (run) {
+          var ms = 0;
+          run.build_rows.forEach(function (b) { if (phaseOf(b, run) === p && b.ms > 0) ms += b.ms; });
+          return ms > 0 ? ms : null;
+        })
+      };
+    });
+    new Chart(canvas, {
+      type: 'bar', data: { labels: runs.map(label), datasets: sets },
+      options: { scales: { x: axis('build (the index that answered)', 'category', { stacked: true }),
+                           y: axis('build ms, by phase', 'linear', { stacked: true }) } }
+    });
+  });
+
+  // Points inserted per cover-tree level (ours) or insertion batch (reference).
+  each('build-counts', function (canvas) {
+    var sets = builds().map(function (run) {
+      var rows = run.build_rows.filter(function (b) { return b.selected > 0; });
+      return {
         label: label(run) + (run.source === 'covertree_bench' ? ' - per level' : ' - per batch'),
         borderColor: color(run.index), backgroundColor: color(run.index), showLine: true,
-        data: run.build_rows.map(function (b) {
-          var v = b[field];
-          return { x: b.index, y: v > 0 ? v : null };
-        })
-      });
+        data: rows.map(function (b, i) { return { x: i, y: b.selected }; })
+      };
     });
     new Chart(canvas, {
       type: 'scatter', data: { datasets: sets },
       options: { scales: { x: axis('build level (ours) / insertion batch (reference)', 'linear',
                                    { ticks: { precision: 0 } }),
-                           y: axis(title, 'logarithmic') } }
+                           y: axis('points inserted per level / batch (log scale)', 'logarithmic') } }
     });
-  }
-  each('build-levels', function (c) { buildChart(c, 'ms', 'ms per level / batch (log scale)'); });
-  each('build-counts', function (c) { buildChart(c, 'selected', 'points inserted per level / batch (log scale)'); });
+  });
+
+  // The cover tree per level, top first: branching (solid) and waste (dashed) of each build.
+  each('tree-quality', function (canvas) {
+    var sets = [];
+    var seen = {};
+    data.runs.forEach(function (run) {
+      var q = run.tree_quality;
+      if (!q) return;
+      var key = (run.sweep_id || run.run_id) + '/' + run.build_ms;
+      if (seen[key]) return;
+      seen[key] = true;
+      var levels = q.levels.filter(function (l) { return l.branching_mean > 0; });
+      var name = label(run) + ' base ' + q.base;
+      sets.push({
+        label: name + ' - branching', borderColor: color(run.index),
+        backgroundColor: color(run.index), showLine: true,
+        data: levels.map(function (l, i) { return { x: i, y: l.branching_mean }; })
+      });
+      sets.push({
+        label: name + ' - waste', borderColor: color(run.index), backgroundColor: color(run.index),
+        borderDash: [6, 4], showLine: true, pointStyle: 'triangle',
+        data: levels.map(function (l, i) { return { x: i, y: l.waste }; })
+      });
+    });
+    new Chart(canvas, {
+      type: 'scatter', data: { datasets: sets },
+      options: { scales: { x: axis('level below the root (levels with children)', 'linear',
+                                   { ticks: { precision: 0 } }),
+                           y: axis('children per internal node / sibling balls holding a point') } }
+    });
+  });
 
   // Recall against q/s per sweep: every configuration, the front, and the exact marks.
   each('pareto', function (canvas) {

@@ -84,6 +84,26 @@ json our_run(const TelemetryRun& run, const std::string& log) {
     r["sweep_id"] = h["sweep_id"];
     r["sweep_set"] = h.value("sweep_set", json::object());
   }
+  // The cover tree's shape (the run row's tree_quality; only indexes with a cover tree have
+  // nodes): what the tree-quality chart and table draw.
+  if (const auto tq = h.find("tree_quality");
+      tq != h.end() && tq->is_object() && tq->value("nodes", 0) > 0) {
+    json levels = json::array();
+    for (const json& l : tq->value("levels", json::array())) {
+      levels.push_back({{"level", l.value("level", json())},
+                        {"nodes", l.value("nodes", json())},
+                        {"branching_mean", finite_or_null(num(l, "branching_mean"))},
+                        {"waste", finite_or_null(num(l, "waste"))},
+                        {"median_radius", finite_or_null(num(l, "median_radius"))}});
+    }
+    r["tree_quality"] = {{"base", finite_or_null(num(*tq, "base"))},
+                         {"nodes", tq->value("nodes", json())},
+                         {"tree_depth", tq->value("tree_depth", json())},
+                         {"branching_mean", finite_or_null(num(*tq, "branching_mean"))},
+                         {"branching_max", tq->value("branching_max", json())},
+                         {"waste", finite_or_null(num(*tq, "waste"))},
+                         {"levels", levels}};
+  }
   json passes = json::array();
   json build = json::array();
   std::vector<double> evals;

@@ -155,6 +155,25 @@ std::string build_table(const json& runs) {
   return out + "</table>\n";
 }
 
+std::string tree_quality_table(const json& runs) {
+  std::string out = "<table id=\"tree-quality\"><tr>" + th("run", true);
+  for (const char* h : {"base", "nodes", "depth", "branching mean", "branching max", "waste"})
+    out += th(h);
+  out += "</tr>\n";
+  const auto fixed = [](const json& v, int digits) {
+    return v.is_number() ? fmt::format("{:.{}f}", v.get<double>(), digits) : std::string("-");
+  };
+  for (const json& r : runs) {
+    if (!r.contains("tree_quality")) continue;
+    const json& q = r["tree_quality"];
+    out += "<tr>" + td(html_escape(run_label(r)), true) + td(fixed(q["base"], 2)) +
+           td(str_of(q["nodes"])) + td(str_of(q["tree_depth"])) +
+           td(fixed(q["branching_mean"], 2)) + td(str_of(q["branching_max"])) +
+           td(fixed(q["waste"], 3)) + "</tr>\n";
+  }
+  return out + "</table>\n";
+}
+
 std::string sweep_section(const json& sweep, size_t index) {
   std::string out = fmt::format("<h3>Sweep {} of {} ({} points)</h3>\n",
                                 html_escape(sweep["sweep_id"].get<std::string>()),
@@ -207,8 +226,9 @@ std::string body(const json& data) {
   std::string out = "<h1>covertree-bench report</h1>\n<ul class=\"logs\">" + logs + "</ul>\n";
   out += "<h2>Runs</h2>\n" + headline_table(runs);
 
-  bool any_passes = false, any_evals = false, any_build = false;
+  bool any_passes = false, any_evals = false, any_build = false, any_tree = false;
   for (const json& r : runs) {
+    any_tree = any_tree || r.contains("tree_quality");
     any_passes = any_passes || !r["passes"].empty();
     any_evals = any_evals || r.contains("evals_per_query");
     any_build = any_build || !r["build_rows"].empty();
@@ -225,15 +245,27 @@ std::string body(const json& data) {
                    evals_table(runs)
              : "<p class=\"note\">No per-query rows: run with <code>run --telemetry LOG "
                "--telemetry-queries</code>.</p>\n";
-  out += "<h2>Build per level</h2>\n";
+  out += "<h2>Build by phase</h2>\n";
   out +=
       any_build
-          ? "<p class=\"note\">Ours: one row per cover-tree level. The covertreex reference: one "
-            "row per insertion batch (traversal + conflict graph + MIS).</p>\n"
+          ? "<p class=\"note\">Ours: the whole build of the index that answered, one bar segment "
+            "per phase (the build_batch rows' build_phase: the cover tree's levels as "
+            "<code>nets_level</code>, then the index's own phases). Below, the points inserted per "
+            "cover-tree level. The covertreex reference: one row per insertion batch (traversal "
+            "+ conflict graph + MIS).</p>\n"
             "<div class=\"chart\"><canvas data-chart=\"build-levels\"></canvas></div>\n"
             "<div class=\"chart\"><canvas data-chart=\"build-counts\"></canvas></div>\n" +
                 build_table(runs)
           : "<p class=\"note\">No build rows in these logs.</p>\n";
+  if (any_tree) {
+    out +=
+        "<h2>Tree quality</h2>\n"
+        "<p class=\"note\">The cover tree per level, top first: children per internal node "
+        "and waste (the sibling cover balls that also hold a sampled point; "
+        "docs/telemetry.md).</p>\n"
+        "<div class=\"chart\"><canvas data-chart=\"tree-quality\"></canvas></div>\n" +
+        tree_quality_table(runs);
+  }
   if (!data["sweeps"].empty()) {
     out += "<h2>Sweeps: recall against q/s</h2>\n";
     for (size_t i = 0; i < data["sweeps"].size(); ++i) out += sweep_section(data["sweeps"][i], i);

@@ -104,6 +104,9 @@ class Validator {
     if (root.contains("repeat")) s.repeat = uint_in(root["repeat"], "repeat", 1, kMaxRepeat);
     if (root.contains("warmup")) s.warmup = uint_in(root["warmup"], "warmup", 0, kMaxRepeat);
     if (root.contains("threads")) s.threads = threads(root["threads"]);
+    if (const EngineKnobProblem knob = engine_knob_problem(s); !knob.field.empty()) {
+      fail(knob.field, knob.problem);
+    }
     return s;
   }
 
@@ -343,7 +346,8 @@ class Validator {
 
   void build(const json& v, Scenario& s) const {
     expect_object(v, "build");
-    check_keys(v, "build", {"strategy", "batch_size", "batch_order", "pivots", "pivot_list"});
+    check_keys(v, "build",
+               {"strategy", "batch_size", "batch_order", "pivots", "pivot_list", "base"});
     if (v.contains("strategy")) {
       s.build.strategy = choice(v["strategy"], "build.strategy",
                                 {"euclidean-hybrid", "pure-residual"}) == "euclidean-hybrid"
@@ -362,6 +366,14 @@ class Validator {
               ? BatchOrder::natural
               : BatchOrder::hilbert;
     }
+    if (v.contains("base")) {
+      s.build.base = finite(v["base"], "build.base");
+      if (!(s.build.base > 1.0)) {
+        fail("build.base",
+             fmt::format("the expansion base must be > 1 (got {}; 2 is the classic cover tree)",
+                         describe(v["base"])));
+      }
+    }
     // `auto` (the default): the documented rule of each index (tree/hilbert_index.hpp).
     const auto is_auto = [](const nlohmann::json& x) { return x.is_string() && x == "auto"; };
     if (v.contains("pivots") && !is_auto(v["pivots"])) {
@@ -379,7 +391,7 @@ class Validator {
     expect_object(v, "query");
     check_keys(v, "query",
                {"engine", "predecessor", "survivor_cap", "low_yield_stop", "dense_fallback_evals",
-                "seed_rows", "pivot_candidates", "bound_pivots"});
+                "seed_rows", "pivot_candidates", "bound_pivots", "child_order", "frontier_block"});
     if (v.contains("engine")) {
       const std::string name = string(v["engine"], "query.engine");
       const std::optional<Engine> engine = parse_engine(name);
@@ -419,6 +431,15 @@ class Validator {
     }
     if (v.contains("bound_pivots")) {
       s.query.bound_pivots = uint_in(v["bound_pivots"], "query.bound_pivots", 1, 255);
+    }
+    if (v.contains("child_order")) {
+      s.query.child_order =
+          choice(v["child_order"], "query.child_order", {"natural", "bound"}) == "bound"
+              ? ChildOrder::bound
+              : ChildOrder::natural;
+    }
+    if (v.contains("frontier_block")) {
+      s.query.frontier_block = uint_in(v["frontier_block"], "query.frontier_block", 1, 1 << 16);
     }
   }
 
@@ -521,6 +542,30 @@ std::string engine_metric_problem(Engine engine, MetricKind metric) {
            "Euclidean data: 'box')";
   if (engine == Engine::box && metric != MetricKind::euclidean)
     return "'box' needs metric 'euclidean' (residual data: 'pivot')";
+  return {};
+}
+
+EngineKnobProblem engine_knob_problem(const Scenario& s) {
+  const Engine engine = resolve_engine(s.query.engine, s.metric);
+  const QueryOptionsSpec defaults;
+  const auto unread = [&](const char* field, const char* readers) {
+    return EngineKnobProblem{
+        field, fmt::format("the {} engine does not read it (only {}); set query.engine to one "
+                           "that does, or leave the field at its default",
+                           to_string(engine), readers)};
+  };
+  // APPROXIMATE budgets: the best-first searches of the cover tree and the box index honour
+  // them; the pivot index and the brute force would silently answer exactly.
+  const bool budgets = engine == Engine::cover_tree || engine == Engine::box;
+  if (s.query.survivor_cap != defaults.survivor_cap && !budgets)
+    return unread("query.survivor_cap", "cover-tree and box");
+  if (s.query.low_yield_stop != defaults.low_yield_stop && !budgets)
+    return unread("query.low_yield_stop", "cover-tree and box");
+  if (engine == Engine::cover_tree) return {};
+  if (s.query.child_order != defaults.child_order) return unread("query.child_order", "cover-tree");
+  if (s.query.frontier_block != defaults.frontier_block)
+    return unread("query.frontier_block", "cover-tree");
+  if (s.build.base != BuildSpec{}.base) return unread("build.base", "cover-tree");
   return {};
 }
 

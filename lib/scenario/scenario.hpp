@@ -48,6 +48,7 @@ struct BuildSpec {
   BatchOrder batch_order = BatchOrder::natural;              // build.batch_order
   size_t pivots = 0;      // build.pivots: residual pivot index P; 0 = `auto` (N / 16, <= 2,048)
   size_t pivot_list = 0;  // build.pivot_list: rows kept per pivot; only `auto` (whole rows)
+  double base = kDefaultExpansionBase;  // build.base: cover-tree expansion base (> 1)
 };
 
 struct QueryOptionsSpec {
@@ -61,6 +62,10 @@ struct QueryOptionsSpec {
   size_t seed_rows = 128;             // query.seed_rows: Euclidean-nearest rows evaluated first
   size_t pivot_candidates = 24;       // query.pivot_candidates: Euclidean-nearest pivots evaluated
   size_t bound_pivots = 16;           // query.bound_pivots: of them, the pivots of the bound
+  // Cover-tree search heuristics, EXACT (answers unchanged; only the visiting order and the
+  // tile sizes move):
+  ChildOrder child_order = ChildOrder::natural;  // query.child_order: natural | bound
+  size_t frontier_block = 1;  // query.frontier_block: frontier nodes expanded per step (>= 1)
 };
 
 struct Scenario {
@@ -86,6 +91,14 @@ Engine resolve_engine(Engine engine, MetricKind metric);
 /// Why `engine` cannot answer `metric` queries (empty: it can): pivot lists are residual only,
 /// the box index is Euclidean only.
 std::string engine_metric_problem(Engine engine, MetricKind metric);
+
+/// A knob the scenario sets away from its default that its resolved engine does not read
+/// (e.g. query.survivor_cap with the pivot engine): the field and why; empty field = none.
+struct EngineKnobProblem {
+  std::string field;
+  std::string problem;
+};
+EngineKnobProblem engine_knob_problem(const Scenario& scenario);
 
 /// Loads a scenario by built-in name (e.g. "gold32k") or by path to a .yaml/.yml/.json file.
 /// Relative NPY paths inside a file are resolved against the file's directory.

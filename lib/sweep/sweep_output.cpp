@@ -16,8 +16,15 @@ std::string value_text(const json& v) { return v.is_string() ? v.get<std::string
 
 std::string sweep_table(const SweepResult& r) {
   bool timed = false;
-  for (const auto& p : r.points) timed = timed || p.speedup_vs_brute.has_value();
+  bool shaped = false;  // some point was answered by a cover tree: show its shape
+  for (const auto& p : r.points) {
+    timed = timed || p.speedup_vs_brute.has_value();
+    shaped = shaped || p.branching_mean > 0;
+  }
   std::vector<std::string> head = r.fields;
+  if (shaped) {
+    for (const char* h : {"engine", "depth", "branching", "max", "waste"}) head.emplace_back(h);
+  }
   for (const char* h : {"build s", "q/s best", "q/s median", "evals/query", "recall"}) {
     head.emplace_back(h);
   }
@@ -27,6 +34,13 @@ std::string sweep_table(const SweepResult& r) {
   for (const auto& p : r.points) {
     std::vector<std::string> row;
     for (const std::string& f : r.fields) row.push_back(value_text(p.set.value(f, json())));
+    if (shaped) {
+      row.push_back(p.engine);
+      row.push_back(fmt::format("{}", p.tree_depth));
+      row.push_back(fmt::format("{:.2f}", p.branching_mean));
+      row.push_back(fmt::format("{}", p.branching_max));
+      row.push_back(fmt::format("{:.3f}", p.waste));
+    }
     row.push_back(fmt::format("{:.3f}", p.build_seconds));
     row.push_back(fmt::format("{:.0f}", p.qps_best));
     row.push_back(fmt::format("{:.0f}", p.qps_median));
@@ -74,6 +88,10 @@ json sweep_json(const SweepResult& r) {
     o["engine"] = p.engine;
     o["build_id"] = p.build_id;
     o["build_seconds"] = p.build_seconds;
+    o["tree_depth"] = p.tree_depth;
+    o["branching_mean"] = p.branching_mean;
+    o["branching_max"] = p.branching_max;
+    o["waste"] = p.waste;
     o["qps_best"] = p.qps_best;
     o["qps_median"] = p.qps_median;
     o["distance_evals_per_query"] = p.distance_evals_per_query;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include "bench/progress.hpp"
 #include "bench/runner.hpp"
@@ -61,6 +62,7 @@ SweepResult run_sweep(const std::vector<SweepPoint>& points, const std::vector<s
       double build_seconds = 0;
       size_t build_id = 0;
       TreeEnginePtr tree;
+      std::optional<TreeStats> stats;
       if (engine != Engine::brute) {
         build_id = out.builds++;
         progress.status(fmt::format("sweep {}: building the {} index {} ({})", out.scenario,
@@ -70,6 +72,7 @@ SweepResult run_sweep(const std::vector<SweepPoint>& points, const std::vector<s
         tree =
             build_index_engine(in.data, engine, build_scenario.build, in.threads, &batches, &depth);
         build_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        stats = tree_engine_stats(*tree);
       }
 
       for (const size_t i : build_group) {
@@ -86,6 +89,7 @@ SweepResult run_sweep(const std::vector<SweepPoint>& points, const std::vector<s
         r.build_seconds = build_seconds;
         r.build_batches = batches;
         r.tree_depth = depth;
+        r.tree_stats = stats;
         r.approximate = p.scenario.query.survivor_cap > 0 || p.scenario.query.low_yield_stop > 0;
         r.sweep_id = out.sweep_id;
         r.sweep_set = p.set;
@@ -117,6 +121,12 @@ SweepResult run_sweep(const std::vector<SweepPoint>& points, const std::vector<s
         pr.engine = to_string(engine);
         pr.build_id = build_id;
         pr.build_seconds = build_seconds;
+        pr.tree_depth = depth;
+        if (stats) {
+          pr.branching_mean = stats->branching_mean;
+          pr.branching_max = stats->branching_max;
+          pr.waste = stats->waste;
+        }
         const double nq = static_cast<double>(r.n_queries);
         pr.qps_best = nq / best_of(r.query_seconds);
         pr.qps_median = nq / median_of(r.query_seconds);

@@ -23,6 +23,11 @@ struct SweepPointResult {
   std::string engine;        // the index that answered: pivot, box, cover-tree or brute
   size_t build_id = 0;       // which tree build it used (0-based, in build order)
   double build_seconds = 0;  // that build's wall time
+  // The answering index's shape (tree_stats.hpp; zeros for an index without a cover tree):
+  int64_t tree_depth = 0;      // nodes on the longest root-to-leaf path
+  double branching_mean = 0;   // children per internal node
+  uint64_t branching_max = 0;  // most children of one node
+  double waste = 0;            // sibling cover balls also holding a sampled point (mean)
   double qps_best = 0;
   double qps_median = 0;
   double distance_evals_per_query = 0;     // last timed pass

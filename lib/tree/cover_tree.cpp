@@ -1,18 +1,18 @@
 // Cover tree build: level-synchronous nested nets, then an exact radii pass.
 //
 // Nets. Every point that is not yet a centre has an owner centre and its distance to it. At
-// level l (t = 2^l), each owner group independently picks, in batch order, a greedy maximal set
-// of new centres among its members farther than t from the owner (a candidate is rejected when
-// an already-picked centre of the group lies within t), then every member moves to its nearest
-// centre among {owner} and the new ones when that is strictly closer. Because members only
-// move to children of their owner, the owner chains stay nested (a tree); because every
-// rejected candidate has a picked centre within t, after level l every member is within t of
-// its owner. Groups are independent and candidates are scanned in a fixed order, so the tree
-// does not depend on threads or chunking.
+// level l (t = base^l, build.base; 2 by default), each owner group independently picks, in batch
+// order, a greedy maximal set of new centres among its members farther than t from the owner (a
+// candidate is rejected when an already-picked centre of the group lies within t), then every
+// member moves to its nearest centre among {owner} and the new ones when that is strictly closer.
+// Because members only move to children of their owner, the owner chains stay nested (a tree);
+// because every rejected candidate has a picked centre within t, after level l every member is
+// within t of its owner. Groups are independent and candidates are scanned in a fixed order, so the
+// tree does not depend on threads or chunking.
 //
 // Radii. The build metric may differ from the query metric (hybrid strategy), and even in the
 // same metric computed distances only nearly satisfy the triangle inequality, so the search
-// never trusts 2^level: radius(u) and the parent bounds of each child subtree are the true
+// never trusts base^level: radius(u) and the parent bounds of each child subtree are the true
 // extrema over evaluated distances, computed here with the search's own kernel.
 #include "tree/cover_tree.hpp"
 
@@ -38,12 +38,32 @@ double ms_since(Clock::time_point t0) {
 
 constexpr int32_t kNoLevel = std::numeric_limits<int32_t>::min();
 
-/// Smallest integer L with 2^L >= d, for d > 0.
-int32_t ceil_log2(double d) {
-  int e = 0;
-  const double m = std::frexp(d, &e);  // d = m * 2^e, m in [0.5, 1)
-  return m == 0.5 ? e - 1 : e;
-}
+/// The radii of the levels, base^l, and the level a distance needs. Base 2 goes through
+/// frexp/ldexp (exact powers of two: the classic tree, bit for bit); other bases through pow
+/// with the level corrected against the same pow, so ceil_level and radius always agree.
+struct LevelScale {
+  double base = kDefaultExpansionBase;
+
+  double radius(int32_t l) const { return base == 2.0 ? std::ldexp(1.0, l) : std::pow(base, l); }
+
+  /// Smallest integer L with base^L >= d, for d > 0.
+  int32_t ceil_level(double d) const {
+    if (base == 2.0) {
+      int e = 0;
+      const double m = std::frexp(d, &e);  // d = m * 2^e, m in [0.5, 1)
+      return m == 0.5 ? e - 1 : e;
+    }
+    auto l = static_cast<int32_t>(std::ceil(std::log(d) / std::log(base)));
+    while (radius(l) < d) ++l;
+    while (radius(l - 1) >= d) --l;
+    return l;
+  }
+
+  /// How many levels of this base span `octaves` powers of two (rounded up).
+  int32_t levels_for_octaves(int32_t octaves) const {
+    return static_cast<int32_t>(std::ceil(octaves * std::log(2.0) / std::log(base)));
+  }
+};
 
 /// The nested nets: per batch position, the owner (parent) and the level of centres.
 struct Nets {
@@ -62,6 +82,7 @@ Nets build_nets(const MetricData& build, std::span<const int32_t> order,
   if (n == 0) return nets;
 
   const auto row_query = [&](int32_t b) { return query_row(build, static_cast<size_t>(order[b])); };
+  const LevelScale scale{options.base};
   const int threads = std::max(1, options.threads);
   const size_t chunk = std::max<size_t>(1, options.batch_size);
 
@@ -78,12 +99,15 @@ Nets build_nets(const MetricData& build, std::span<const int32_t> order,
   }
   double max_d = 0.0;
   for (size_t b = 1; b < n; ++b) max_d = std::max(max_d, odist[b]);
-  const int32_t top = max_d > 0.0 ? ceil_log2(max_d) : 0;
+  const int32_t top = max_d > 0.0 ? scale.ceil_level(max_d) : 0;
   nets.level[0] = top;
   // Below this level the remaining points are (numerically) duplicates: they become leaves.
-  // Residual distances between distinct points are >= ~1e-8 (sqrt of the rounding of rho);
-  // Euclidean ones are relative to the data's extent.
-  const int32_t floor_level = build.kind == MetricKind::residual ? -40 : top - 60;
+  // Residual distances between distinct points are >= ~1e-8 (sqrt of the rounding of rho):
+  // the floor is 2^-40 in any base; Euclidean ones are relative to the data's extent (60
+  // octaves below the top).
+  const int32_t floor_level = build.kind == MetricKind::residual
+                                  ? -scale.levels_for_octaves(40)
+                                  : top - scale.levels_for_octaves(60);
 
   // Owner groups in CSR form over the active members (batch positions, ascending per group).
   std::vector<int32_t> grp_owner{0};
@@ -108,10 +132,10 @@ Nets build_nets(const MetricData& build, std::span<const int32_t> order,
   double max_odist = 0.0;
   for (int32_t b : mem) max_odist = std::max(max_odist, odist[b]);
   while (!mem.empty()) {
-    const int32_t l = ceil_log2(max_odist) - 1;  // highest level with a candidate
+    const int32_t l = scale.ceil_level(max_odist) - 1;  // highest level with a candidate
     if (l < floor_level) break;
     const auto t0 = Clock::now();
-    const double t = std::ldexp(1.0, l);
+    const double t = scale.radius(l);
     const size_t groups = grp_owner.size();
     grp_picked.assign(groups, 0);
     grp_cand.assign(groups, 0);
@@ -394,7 +418,12 @@ CoverTree build_cover_tree(const MetricData& query_metric, const MetricData& bui
     if (query_metric.ids[r] != static_cast<int64_t>(r))
       throw InputError("build_cover_tree: rows must be in dataset order (ids 0..n-1)");
 
+  if (!(options.base > 1.0) || !std::isfinite(options.base))
+    throw InputError("build_cover_tree: the expansion base must be a finite number > 1 (got " +
+                     std::to_string(options.base) + ")");
+
   CoverTree tree;
+  tree.base = options.base;
   const auto t0 = Clock::now();
   const std::vector<int32_t> order = batch_order_permutation(build_metric, options.batch_order);
   Nets nets = build_nets(build_metric, order, options);

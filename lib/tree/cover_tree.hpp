@@ -26,6 +26,9 @@ namespace ctb {
 struct BuildOptions {
   BuildStrategy strategy = BuildStrategy::euclidean_hybrid;
   BatchOrder batch_order = BatchOrder::natural;
+  // Expansion base b (> 1): centres of level l are > b^l apart and cover their members within
+  // b^l (build metric). Smaller bases give more levels with fewer children each.
+  double base = kDefaultExpansionBase;
   int threads = 1;
   // Work-chunk size: the points whose owner is re-decided (one distance tile per point against
   // its group's new centres) are handed to threads in chunks of this many. Affects speed only;
@@ -37,7 +40,7 @@ struct BuildOptions {
 
 /// One level of the level-synchronous build (the lead maps these to "build batch" rows).
 struct BuildLevelStats {
-  int32_t level = 0;            // cover level l; separation/covering radius 2^l in the build metric
+  int32_t level = 0;            // cover level l; separation/covering radius base^l (build metric)
   uint64_t active = 0;          // points not yet centres with positive distance to their owner
   uint64_t groups = 0;          // owner groups processed at this level
   uint64_t candidates = 0;      // points farther than 2^l from their owner
@@ -51,9 +54,10 @@ struct EuclidIndex;  // tree/euclid_knn.hpp
 
 struct CoverTree {
   // Per node (index = node id, 0 is the root):
-  std::vector<int32_t> level;        // cover level; children have a strictly lower level
-  std::vector<int32_t> parent;       // -1 for the root
-  std::vector<int32_t> child_begin;  // children are node ids [child_begin, child_end)
+  std::vector<int32_t> level;           // cover level; children have a strictly lower level
+  double base = kDefaultExpansionBase;  // the build's expansion base (level l: base^l)
+  std::vector<int32_t> parent;          // -1 for the root
+  std::vector<int32_t> child_begin;     // children are node ids [child_begin, child_end)
   std::vector<int32_t> child_end;
   std::vector<double> radius;           // = max d(node, descendant) in the query metric
   std::vector<double> parent_dist;      // d(parent, node) in the query metric (0 for root)

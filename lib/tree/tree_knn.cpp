@@ -14,6 +14,16 @@
 //    lb = max(parent bound, d(q,c) - radius(c)).
 // The search stops when the smallest lb exceeds the k-th distance: nothing left can enter.
 //
+// Two EXACT heuristics (query.child_order, query.frontier_block) change only the order of the
+// work and the size of the evaluated tiles, never a prune's condition: every skip still needs
+// bound > k-th distance + slack at the time, and the k-th distance only falls, so a subtree is
+// skipped only when the plain search would skip it too or it cannot hold an answer.
+//  - frontier_block = B: one step pops up to B queued nodes (while their lb still passes) and
+//    evaluates all their surviving children as one tile (fewer, larger kernel calls);
+//  - child_order = bound: a step's survivors are sorted by their parent-pivot bound and
+//    evaluated kBoundTile at a time, the rest re-checked against the k-th distance the nearer
+//    ones have just tightened (fewer evaluations for more kernel calls).
+//
 // Slack: computed distances satisfy the triangle inequality only up to rounding. A prune needs
 // bound > kth + slack. Residual: rho carries an error eps ~ m * ulp / sqrt(p_i p_j) (p down to
 // 1e-9; spec §2 measures 6.5e-8 between two correct formulations), and d = sqrt(1 - |rho|)
@@ -54,6 +64,9 @@ namespace {
 constexpr size_t kQueryChunk = 16;  // queries per parallel task
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr size_t kMinTile = 32;  // scratch tiles hold at least this many nodes
+// child_order = bound evaluates survivors this many at a time: small enough that the k-th
+// distance tightens between sub-tiles, large enough that a kernel call amortises its row loads.
+constexpr size_t kBoundTile = 16;
 
 struct HeapEntry {
   double lb;  // lower bound on d(q, anything in the subtree below the node)
@@ -74,7 +87,10 @@ struct Scratch {
   TopK topk;
   std::vector<HeapEntry> heap;
   std::vector<int32_t> tile;
-  std::vector<double> tile_lb, tile_d, waste;
+  std::vector<double> tile_lb, tile_d, tile_du, waste;  // per tile entry: bound, d(q,c), d(q,u)
+  std::vector<size_t> perm;                             // child_order = bound: the sorted order
+  std::vector<int32_t> tmp_tile;
+  std::vector<double> tmp_lb, tmp_du;
   std::vector<size_t> fallback;  // query indices this worker handed to the dense phase
   QueryCounters counters;
   double sink = 0.0;
@@ -85,6 +101,8 @@ struct Params {
   bool predecessor;
   size_t survivor_cap;
   size_t low_yield_stop;
+  bool bound_order;       // child_order = bound
+  size_t frontier_block;  // >= 1
   size_t dense_after;
   double slowdown;
   double slack_abs;
@@ -131,78 +149,135 @@ bool search_one(const CoverTree& tree, const QueryRow& q, const Params& pr, Scra
     s.heap.push_back({std::max(0.0, d0 - tree.radius[0]), d0, 0});
   }
 
-  size_t dry_tiles = 0;
+  size_t dry_steps = 0;
   bool finished = true;
+  const auto grow = [&](size_t size) {
+    if (s.tile.size() >= size) return;
+    s.tile.resize(size);
+    s.tile_lb.resize(size);
+    s.tile_d.resize(size);
+    s.tile_du.resize(size);
+  };
   while (!s.heap.empty()) {
-    std::pop_heap(s.heap.begin(), s.heap.end(), HeapLater{});
-    const HeapEntry e = s.heap.back();
-    s.heap.pop_back();
-    ++ct.frontier_levels;
-    if (e.lb > topk.kth() + slack(e.d)) {
-      // Everything still queued has lb >= e.lb: all of it is pruned by its bound.
-      ct.pruned_by_radius += 1 + s.heap.size();
-      ct.subtrees_pruned += 1 + s.heap.size();
-      s.heap.clear();
-      break;
-    }
-    ++ct.frontier_expanded;
-    const double du = e.d;
-    const double bar = topk.kth() + slack(du);
+    // Gather: up to frontier_block queued nodes whose bound still passes, and the children of
+    // each that survive the predecessor and parent-pivot tests.
     size_t ns = 0;
-    const int32_t cb = tree.child_begin[static_cast<size_t>(e.node)];
-    const int32_t ce = tree.child_end[static_cast<size_t>(e.node)];
-    for (int32_t c = cb; c < ce; ++c) {
-      const auto cu = static_cast<size_t>(c);
-      if (pred && tree.subtree_min_id[cu] >= q.id) {
-        ++ct.pruned_by_predecessor;
-        ++ct.subtrees_pruned;
-        continue;
+    size_t expanded = 0;
+    while (expanded < pr.frontier_block && !s.heap.empty()) {
+      const HeapEntry& top = s.heap.front();
+      if (top.lb > topk.kth() + slack(top.d)) {
+        if (expanded == 0) {
+          // Everything still queued has lb >= top.lb: all of it is pruned by its bound.
+          ++ct.frontier_levels;
+          ct.pruned_by_radius += s.heap.size();
+          ct.subtrees_pruned += s.heap.size();
+          s.heap.clear();
+        }
+        break;  // else: evaluate what was gathered; the next step re-tests this entry
       }
-      const double lbp = std::max(du - tree.parent_max[cu], tree.parent_min[cu] - du);
-      if (lbp > bar) {
-        ++ct.pruned_by_parent;
-        ++ct.subtrees_pruned;
-        continue;
+      std::pop_heap(s.heap.begin(), s.heap.end(), HeapLater{});
+      const HeapEntry e = s.heap.back();
+      s.heap.pop_back();
+      ++ct.frontier_levels;
+      ++ct.frontier_expanded;
+      ++expanded;
+      const double du = e.d;
+      const double bar = topk.kth() + slack(du);
+      const int32_t cb = tree.child_begin[static_cast<size_t>(e.node)];
+      const int32_t ce = tree.child_end[static_cast<size_t>(e.node)];
+      grow(ns + static_cast<size_t>(ce - cb));
+      for (int32_t c = cb; c < ce; ++c) {
+        const auto cu = static_cast<size_t>(c);
+        if (pred && tree.subtree_min_id[cu] >= q.id) {
+          ++ct.pruned_by_predecessor;
+          ++ct.subtrees_pruned;
+          continue;
+        }
+        const double lbp = std::max(du - tree.parent_max[cu], tree.parent_min[cu] - du);
+        if (lbp > bar) {
+          ++ct.pruned_by_parent;
+          ++ct.subtrees_pruned;
+          continue;
+        }
+        s.tile[ns] = c;
+        s.tile_lb[ns] = lbp;
+        s.tile_du[ns] = du;
+        ++ns;
       }
-      s.tile[ns] = c;
-      s.tile_lb[ns] = lbp;
-      ++ns;
     }
     if (ns == 0) continue;
-    const std::span<const int32_t> tile(s.tile.data(), ns);
-    evals += evaluate_tile(rows, q, tile, s.tile_d.data(), pr.slowdown, s);
+    if (pr.bound_order && ns > 1) {
+      s.perm.resize(ns);
+      std::iota(s.perm.begin(), s.perm.end(), size_t{0});
+      std::sort(s.perm.begin(), s.perm.end(), [&](size_t a, size_t b) {
+        return s.tile_lb[a] != s.tile_lb[b] ? s.tile_lb[a] < s.tile_lb[b] : s.tile[a] < s.tile[b];
+      });
+      s.tmp_tile.assign(s.tile.begin(), s.tile.begin() + static_cast<long>(ns));
+      s.tmp_lb.assign(s.tile_lb.begin(), s.tile_lb.begin() + static_cast<long>(ns));
+      s.tmp_du.assign(s.tile_du.begin(), s.tile_du.begin() + static_cast<long>(ns));
+      for (size_t i = 0; i < ns; ++i) {
+        s.tile[i] = s.tmp_tile[s.perm[i]];
+        s.tile_lb[i] = s.tmp_lb[s.perm[i]];
+        s.tile_du[i] = s.tmp_du[s.perm[i]];
+      }
+    }
+    const size_t sub = pr.bound_order ? kBoundTile : ns;
     bool yielded = false;
-    for (size_t i = 0; i < ns; ++i) {
-      const auto c = static_cast<size_t>(s.tile[i]);
-      const double dc = s.tile_d[i];
-      if (admissible(rows.ids[c])) {
-        if (topk.push(dc, rows.ids[c])) {
-          ++ct.yields;
-          yielded = true;
+    for (size_t start = 0; start < ns;) {
+      if (start > 0) {
+        // Re-test the rest against the k-th distance the evaluated sub-tiles tightened.
+        size_t kept = start;
+        for (size_t i = start; i < ns; ++i) {
+          if (s.tile_lb[i] > topk.kth() + slack(s.tile_du[i])) {
+            ++ct.pruned_by_parent;
+            ++ct.subtrees_pruned;
+            continue;
+          }
+          s.tile[kept] = s.tile[i];
+          s.tile_lb[kept] = s.tile_lb[i];
+          s.tile_du[kept] = s.tile_du[i];
+          ++kept;
         }
-      } else {
-        ++ct.predecessor_filtered;
+        ns = kept;
+        if (start >= ns) break;
       }
-      if (tree.child_end[c] > tree.child_begin[c]) {
-        const double lb = std::max(s.tile_lb[i], dc - tree.radius[c]);
-        if (lb > topk.kth() + slack(dc)) {
-          ++ct.pruned_by_radius;
-          ++ct.subtrees_pruned;
+      const size_t len = std::min(sub, ns - start);
+      evals += evaluate_tile(rows, q, std::span<const int32_t>(s.tile.data() + start, len),
+                             s.tile_d.data() + start, pr.slowdown, s);
+      for (size_t i = start; i < start + len; ++i) {
+        const auto c = static_cast<size_t>(s.tile[i]);
+        const double dc = s.tile_d[i];
+        if (admissible(rows.ids[c])) {
+          if (topk.push(dc, rows.ids[c])) {
+            ++ct.yields;
+            yielded = true;
+          }
         } else {
-          s.heap.push_back({lb, dc, s.tile[i]});
-          std::push_heap(s.heap.begin(), s.heap.end(), HeapLater{});
+          ++ct.predecessor_filtered;
+        }
+        if (tree.child_end[c] > tree.child_begin[c]) {
+          const double lb = std::max(s.tile_lb[i], dc - tree.radius[c]);
+          if (lb > topk.kth() + slack(dc)) {
+            ++ct.pruned_by_radius;
+            ++ct.subtrees_pruned;
+          } else {
+            s.heap.push_back({lb, dc, s.tile[i]});
+            std::push_heap(s.heap.begin(), s.heap.end(), HeapLater{});
+          }
         }
       }
+      start += len;
     }
     if (evals > pr.dense_after) {
       finished = false;
       break;
     }
-    // APPROXIMATE budgets: only once k candidates are held, so answers stay full.
+    // APPROXIMATE budgets: only once k candidates are held (the k-safe guard: a stopped query
+    // still returns k answers), so answers stay full; recall is what they cost.
     if (topk.full()) {
-      dry_tiles = yielded ? 0 : dry_tiles + 1;
+      dry_steps = yielded ? 0 : dry_steps + 1;
       if ((pr.survivor_cap > 0 && evals >= pr.survivor_cap) ||
-          (pr.low_yield_stop > 0 && dry_tiles >= pr.low_yield_stop)) {
+          (pr.low_yield_stop > 0 && dry_steps >= pr.low_yield_stop)) {
         ++ct.caps_applied;
         break;
       }
@@ -234,6 +309,8 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
   pr.predecessor = options.predecessor;
   pr.survivor_cap = options.survivor_cap;
   pr.low_yield_stop = options.low_yield_stop;
+  pr.bound_order = options.child_order == ChildOrder::bound;
+  pr.frontier_block = std::max<size_t>(1, options.frontier_block);
   // Automatic dense limit: the best-first search has no estimate up front and gives up after
   // n / 6 evaluations (a gathered evaluation costs ~5 block-kernel ones, spec §12).
   pr.dense_after =
@@ -272,6 +349,7 @@ KnnResult tree_knn(const CoverTree& tree, std::span<const QueryRow> queries,
     s.tile.resize(max_fanout);
     s.tile_lb.resize(max_fanout);
     s.tile_d.resize(max_fanout);
+    s.tile_du.resize(max_fanout);
     s.heap.reserve(256);
     s.waste.resize(max_fanout);
   }

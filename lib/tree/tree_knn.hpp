@@ -22,7 +22,10 @@ struct TreeQueryOptions {
   int threads = 1;           // worker threads
   // APPROXIMATE budgets (off when 0), applied only once k candidates are held:
   size_t survivor_cap = 0;    // stop after this many distance evaluations in the tree
-  size_t low_yield_stop = 0;  // stop after this many consecutive tiles with no top-k entry
+  size_t low_yield_stop = 0;  // stop after this many consecutive steps with no top-k entry
+  // EXACT heuristics of the best-first search (answers unchanged, see tree_knn.cpp):
+  ChildOrder child_order = ChildOrder::natural;  // bound: nearest-bound children evaluated first
+  size_t frontier_block = 1;  // frontier nodes expanded per step, their children one tile
   // Perf-gate self-test: > 1 repeats the distance work (factor - 1) extra times, results
   // discarded. Answers and counters are unchanged.
   double inject_slowdown = 1.0;

@@ -22,6 +22,7 @@ data: {seed: 3, n: 250, dim: 2}
 queries: {count: 32, seed: 4}
 k: 5
 residual: {inducing_count: 16}
+query: {engine: cover-tree}  # reads the approximate budgets these sweeps set
 repeat: 2
 warmup: 0
 threads: 1

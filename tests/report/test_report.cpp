@@ -27,6 +27,7 @@ using nlohmann::json;
 const fs::path kFixtures = fs::path(CTB_FIXTURES_DIR);
 const fs::path kRunLog = kFixtures / "report" / "run_queries.jsonl";  // run --telemetry-queries
 const fs::path kSweepLog = kFixtures / "report" / "sweep.jsonl";      // sweep --telemetry
+const fs::path kTreeLog = kFixtures / "report" / "tree_sweep.jsonl";  // cover tree, 4 builds
 const fs::path kRefLog = kFixtures / "telemetry" / "v2_gold_warm1_batch00-01.jsonl";
 
 std::string slurp_text(const fs::path& p) { return report_test::slurp(p); }
@@ -126,6 +127,30 @@ TEST(ReportHtml, EveryChartHasACanvasAndThePageIsSelfContained) {
   EXPECT_EQ(json::parse(blob), data);
 }
 
+// The cover-tree sweep: each run carries its tree's shape, and the page draws tree-quality.
+TEST(ReportHtml, CoverTreeRunsGetTheTreeQualityChart) {
+  const json data = build_report_data({read_telemetry_file(kTreeLog)}, std::nullopt);
+  ASSERT_EQ(data["runs"].size(), 4u);
+  for (const json& r : data["runs"]) {
+    ASSERT_TRUE(r.contains("tree_quality")) << r.dump();
+    const json& q = r["tree_quality"];
+    EXPECT_GT(q["tree_depth"].get<int64_t>(), 1);
+    EXPECT_GT(q["branching_mean"].get<double>(), 1.0);
+    EXPECT_GE(q["waste"].get<double>(), 0.0);
+    EXPECT_FALSE(q["levels"].empty());
+    // The build rows name their phases: the cover tree's levels, then its own phases.
+    bool radii = false;
+    for (const json& b : r["build_rows"]) radii = radii || b["phase"] == "radii";
+    EXPECT_TRUE(radii) << r.dump();
+  }
+  const std::string html = render_report_html(data);
+  EXPECT_EQ(count(html, "<canvas data-chart=\"tree-quality\""), 1u);
+  EXPECT_EQ(count(html, "<table id=\"tree-quality\">"), 1u);
+  // Logs without a cover tree draw no tree-quality chart.
+  const std::string plain = render_report_html(build_report_data(fixture_logs(), std::nullopt));
+  EXPECT_EQ(plain.find("data-chart=\"tree-quality\""), std::string::npos);
+}
+
 TEST(ReportHtml, WithoutPerQueryRowsSaysHowToGetThem) {
   const json data = build_report_data({read_telemetry_file(kSweepLog)}, std::nullopt);
   const std::string html = render_report_html(data);
@@ -185,7 +210,7 @@ TEST(ReportInChromium, EveryChartIsDrawnAndNoScriptFails) {
   test_support::TempDir dir;
   const fs::path page = dir.path() / "report.html";
   ReportInputs in;
-  in.logs = {kRunLog, kSweepLog, kRefLog};
+  in.logs = {kRunLog, kSweepLog, kRefLog, kTreeLog};
   std::ofstream(page, std::ios::binary) << make_report(in).html;
   const report_test::BrowserResult r = report_test::dump_dom(page, dir.path());
   ASSERT_TRUE(r.ran) << r.log;
@@ -196,7 +221,7 @@ TEST(ReportInChromium, EveryChartIsDrawnAndNoScriptFails) {
     EXPECT_EQ(report_test::attribute(tag, "data-drawn"), "1") << tag;
   }
   EXPECT_EQ(names, (std::set<std::string>{"pass-times", "evals-per-query", "build-levels",
-                                          "build-counts", "pareto"}));
+                                          "build-counts", "tree-quality", "pareto"}));
   const size_t html_at = r.dom.find("<html");
   ASSERT_NE(html_at, std::string::npos);
   const std::string html_tag = r.dom.substr(html_at, r.dom.find('>', html_at) - html_at + 1);

@@ -53,9 +53,13 @@ void expect_same(const Scenario& a, const Scenario& b) {
   EXPECT_EQ(a.build.strategy, b.build.strategy);
   EXPECT_EQ(a.build.batch_size, b.build.batch_size);
   EXPECT_EQ(a.build.batch_order, b.build.batch_order);
+  EXPECT_EQ(a.build.base, b.build.base);
+  EXPECT_EQ(a.query.engine, b.query.engine);
   EXPECT_EQ(a.query.predecessor, b.query.predecessor);
   EXPECT_EQ(a.query.survivor_cap, b.query.survivor_cap);
   EXPECT_EQ(a.query.low_yield_stop, b.query.low_yield_stop);
+  EXPECT_EQ(a.query.child_order, b.query.child_order);
+  EXPECT_EQ(a.query.frontier_block, b.query.frontier_block);
   EXPECT_EQ(a.repeat, b.repeat);
   EXPECT_EQ(a.warmup, b.warmup);
   EXPECT_EQ(a.threads, b.threads);
@@ -541,6 +545,42 @@ std::vector<BadCase> bad_cases() {
        "bad.yaml",
        y + "query: {survivor_cap: -1}\n",
        {"field 'query.survivor_cap'", "must be >= 0 (got -1)"}},
+      {"survivor cap on the pivot engine",
+       "bad.yaml",
+       y + "query: {survivor_cap: 64}\n",
+       {"bad.yaml", "field 'query.survivor_cap'", "the pivot engine does not read it"}},
+      {"low-yield stop on the brute force",
+       "bad.yaml",
+       y + "query: {engine: brute, low_yield_stop: 2}\n",
+       {"field 'query.low_yield_stop'", "the brute engine does not read it"}},
+      {"child order on the pivot engine",
+       "bad.yaml",
+       y + "query: {child_order: bound}\n",
+       {"field 'query.child_order'", "only cover-tree"}},
+      {"unknown child order",
+       "bad.yaml",
+       y + "query: {engine: cover-tree, child_order: random}\n",
+       {"field 'query.child_order'", "must be one of natural, bound"}},
+      {"frontier block zero",
+       "bad.yaml",
+       y + "query: {engine: cover-tree, frontier_block: 0}\n",
+       {"field 'query.frontier_block'", "must be >= 1"}},
+      {"base one",
+       "bad.yaml",
+       y + "build: {base: 1}\nquery: {engine: cover-tree}\n",
+       {"bad.yaml", "field 'build.base'", "must be > 1 (got 1;"}},
+      {"base below one",
+       "bad.yaml",
+       y + "build: {base: 0.5}\nquery: {engine: cover-tree}\n",
+       {"field 'build.base'", "must be > 1 (got 0.5;"}},
+      {"base not a number",
+       "bad.yaml",
+       y + "build: {base: two}\nquery: {engine: cover-tree}\n",
+       {"field 'build.base'", "expected a number"}},
+      {"base on the pivot engine",
+       "bad.yaml",
+       y + "build: {base: 1.5}\n",
+       {"field 'build.base'", "the pivot engine does not read it (only cover-tree)"}},
       {"repeat zero", "bad.yaml", y + "repeat: 0\n", {"field 'repeat'", "must be >= 1 (got 0)"}},
       {"negative warmup", "bad.yaml", y + "warmup: -1\n", {"field 'warmup'", "must be >= 0"}},
       {"threads word",
@@ -610,6 +650,32 @@ TEST(LoadScenario, FileErrorsNameTheFile) {
         << e.what();
   }
   EXPECT_THROW(load_scenario(dir.path().string() + "/"), InputError);  // a directory
+}
+
+// The cover tree's build base and search heuristics: any base > 1, defaults when absent.
+TEST(ParseScenario, CoverTreeBaseAndHeuristics) {
+  const std::string head =
+      "name: t\nmetric: residual\ndata: {seed: 1, n: 50, dim: 2}\nqueries: all\nk: 3\n"
+      "residual: {inducing_count: 8}\n";
+  const Scenario d = parse_scenario(head, "t.yaml", ".");
+  EXPECT_EQ(d.build.base, 2.0);
+  EXPECT_EQ(d.query.child_order, ChildOrder::natural);
+  EXPECT_EQ(d.query.frontier_block, 1u);
+  for (const double base : {1.3, 1.5, 1.01, 2.0, 4.0}) {
+    const Scenario s = parse_scenario(head + "build: {base: " + std::to_string(base) +
+                                          "}\nquery: {engine: cover-tree, child_order: bound, "
+                                          "frontier_block: 8, survivor_cap: 40}\n",
+                                      "t.yaml", ".");
+    EXPECT_DOUBLE_EQ(s.build.base, base);
+    EXPECT_EQ(s.query.child_order, ChildOrder::bound);
+    EXPECT_EQ(s.query.frontier_block, 8u);
+    EXPECT_EQ(s.query.survivor_cap, 40u);
+  }
+  // The box index honours the approximate budgets too (its own best-first search).
+  EXPECT_NO_THROW(parse_scenario(
+      "name: e\nmetric: euclidean\ndata: {seed: 1, n: 50, dim: 2}\nqueries: all\nk: 3\n"
+      "query: {low_yield_stop: 2}\n",
+      "e.yaml", "."));
 }
 
 TEST(ParseScenario, QueryEngineTakesEachNameAndResolvesPerMetric) {

@@ -28,6 +28,7 @@ queries: {count: 40, seed: 8}
 k: 6
 residual: {inducing_count: 24, inducing_seed: 1}
 build: {batch_size: 128}
+query: {engine: cover-tree}  # reads the approximate budgets these sweeps set
 repeat: 2
 warmup: 0
 threads: 1
@@ -117,6 +118,41 @@ TEST(SweepPoints, EngineIsPartOfTheBuildKey) {
   EXPECT_NE(pts[1].build_key, pts[3].build_key);
   EXPECT_NE(pts[2].build_key, pts[3].build_key);
   EXPECT_EQ(pts[0].truth_key, pts[2].truth_key);  // one exact answer for all
+}
+
+// The roadmap's study in small: strategies x bases on the cover tree, one build per point
+// (build.base decides a build), every point exact and carrying the tree's shape.
+TEST(SweepRun, CoverTreeStudyPointsCarryTheTreeShape) {
+  Fixture f;
+  const auto a = axes({"query.engine=cover-tree", "build.strategy=euclidean-hybrid,pure-residual",
+                       "build.base=2,1.5,1.3"});
+  const auto pts = expand_sweep(f.doc, a);
+  ASSERT_EQ(pts.size(), 6u);
+  for (size_t i = 0; i < pts.size(); ++i)
+    for (size_t j = 0; j < i; ++j) EXPECT_NE(pts[i].build_key, pts[j].build_key) << i << " " << j;
+  SweepOptions options;
+  options.progress = false;
+  const SweepResult r = run_sweep(pts, fields_of(a), options);
+  EXPECT_EQ(r.builds, 6u);
+  const nlohmann::json j = sweep_json(r);
+  ASSERT_EQ(j["points"].size(), 6u);
+  for (const auto& p : j["points"]) {
+    EXPECT_EQ(p["engine"], "cover-tree") << p.dump();
+    EXPECT_EQ(p["recall"].get<double>(), 1.0) << p.dump();
+    EXPECT_GT(p["tree_depth"].get<int64_t>(), 1) << p.dump();
+    EXPECT_GT(p["branching_mean"].get<double>(), 1.0) << p.dump();
+    EXPECT_GE(p["branching_max"].get<double>(), p["branching_mean"].get<double>()) << p.dump();
+    EXPECT_GE(p["waste"].get<double>(), 0.0) << p.dump();
+  }
+  // Smaller bases: deeper trees (for each strategy).
+  for (size_t s = 0; s < 2; ++s) {
+    EXPECT_LT(j["points"][3 * s]["tree_depth"].get<int64_t>(),
+              j["points"][3 * s + 2]["tree_depth"].get<int64_t>())
+        << s;
+  }
+  const std::string table = sweep_table(r);
+  for (const char* column : {"depth", "branching", "waste"})
+    EXPECT_NE(table.find(column), std::string::npos) << column;
 }
 
 TEST(SweepRun, EachEngineGetsItsOwnBuildAndIsNamed) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/knn_checks.hpp"
 #include "common/simd_targets.hpp"
 #include "metric/distance_kernels.hpp"
 #include "metric/metric.hpp"
@@ -34,41 +35,14 @@ MetricData make_residual(size_t n, size_t dim, uint64_t seed, Shape shape, Kerne
   }
   if (shape == Shape::duplicates)
     for (size_t i = 0; i < n; ++i) std::copy_n(&x[(i / 4) * dim], dim, &x[i * dim]);
-  std::vector<int64_t> distinct;
-  std::set<std::vector<double>> seen;
-  for (size_t i = 0; i < n; ++i)
-    if (seen.insert(std::vector<double>(&x[i * dim], &x[i * dim] + dim)).second)
-      distinct.push_back(static_cast<int64_t>(i));
-  std::shuffle(distinct.begin(), distinct.end(), rng);
-  std::vector<int64_t> inducing(distinct.begin(),
-                                distinct.begin() + static_cast<long>(std::min(m, distinct.size())));
-  std::sort(inducing.begin(), inducing.end());
+  const std::vector<int64_t> inducing = test_support::distinct_inducing(x, dim, m, rng);
   ResidualParams params;
   params.kernel.type = kernel;
   return build_residual(x, dim, inducing, params, 1);
 }
 
-std::vector<QueryRow> point_queries(const MetricData& data, size_t max_q) {
-  std::vector<QueryRow> q;
-  const size_t step = std::max<size_t>(1, data.n / max_q);
-  for (size_t i = 0; i < data.n; i += step) q.push_back(query_row(data, i));
-  return q;
-}
-
-void expect_same_answer(const KnnResult& got, const KnnResult& want, const std::string& what) {
-  ASSERT_EQ(got.n_queries, want.n_queries) << what;
-  ASSERT_EQ(got.k, want.k) << what;
-  for (size_t i = 0; i < got.indices.size(); ++i) {
-    ASSERT_EQ(got.indices[i], want.indices[i])
-        << what << " query " << i / got.k << " slot " << i % got.k << " distances "
-        << got.distances[i] << " vs " << want.distances[i];
-    if (std::isinf(want.distances[i])) {
-      ASSERT_TRUE(std::isinf(got.distances[i])) << what;
-    } else {
-      ASSERT_LE(std::fabs(got.distances[i] - want.distances[i]), 1e-12) << what;
-    }
-  }
-}
+using test_support::expect_same_answer;
+using test_support::point_queries;
 
 TEST(Correlations, SignedAndConsistentWithTheDistanceBits) {
   for (KernelType kernel : {KernelType::rbf, KernelType::matern52}) {

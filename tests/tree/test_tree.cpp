@@ -11,12 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "common/knn_checks.hpp"
 #include "common/simd_targets.hpp"
+#include "core/error.hpp"
 #include "metric/distance_kernels.hpp"
 #include "metric/metric.hpp"
 #include "search/brute_force.hpp"
 #include "tree/cover_tree.hpp"
 #include "tree/tree_knn.hpp"
+#include "tree/tree_stats.hpp"
 
 namespace ctb {
 namespace {
@@ -41,50 +44,22 @@ MetricData make_data(bool residual, size_t n, size_t dim, uint64_t seed, Shape s
                      KernelType kernel = KernelType::rbf) {
   const std::vector<double> x = make_coords(n, dim, seed, shape);
   if (!residual) return make_euclidean(x, dim);
-  // Inducing points: distinct coordinates (duplicates would make K_mm singular), sorted.
   std::mt19937_64 rng(seed + 1000);
-  std::vector<int64_t> distinct;
-  std::set<std::vector<double>> seen;
-  for (size_t i = 0; i < n; ++i)
-    if (seen.insert(std::vector<double>(&x[i * dim], &x[i * dim] + dim)).second)
-      distinct.push_back(static_cast<int64_t>(i));
-  std::shuffle(distinct.begin(), distinct.end(), rng);
-  const size_t m = std::min<size_t>(distinct.size(), 8 + seed % 25);
-  std::vector<int64_t> inducing(distinct.begin(), distinct.begin() + static_cast<long>(m));
-  std::sort(inducing.begin(), inducing.end());
+  const std::vector<int64_t> inducing = test_support::distinct_inducing(x, dim, 8 + seed % 25, rng);
   ResidualParams params;
   params.kernel.type = kernel;
   params.jitter = 1e-6;
   return build_residual(x, dim, inducing, params, 1);
 }
 
-std::vector<QueryRow> tree_point_queries(const MetricData& data, size_t max_q) {
-  std::vector<QueryRow> q;
-  const size_t step = std::max<size_t>(1, data.n / max_q);
-  for (size_t i = 0; i < data.n; i += step) q.push_back(query_row(data, i));
-  return q;
-}
+using test_support::expect_same_answer;
+using test_support::point_queries;
 
 // Fresh points (Euclidean only): coordinates owned by the caller's vector.
 std::vector<QueryRow> fresh_queries(const std::vector<double>& coords, size_t dim) {
   std::vector<QueryRow> q(coords.size() / dim);
   for (size_t i = 0; i < q.size(); ++i) q[i].coords = &coords[i * dim];
   return q;
-}
-
-void expect_same_answer(const KnnResult& tree, const KnnResult& brute, const std::string& what) {
-  ASSERT_EQ(tree.n_queries, brute.n_queries) << what;
-  ASSERT_EQ(tree.k, brute.k) << what;
-  for (size_t i = 0; i < tree.indices.size(); ++i) {
-    ASSERT_EQ(tree.indices[i], brute.indices[i])
-        << what << " query " << i / tree.k << " slot " << i % tree.k << " distances "
-        << tree.distances[i] << " vs " << brute.distances[i];
-    if (std::isinf(brute.distances[i])) {
-      ASSERT_TRUE(std::isinf(tree.distances[i])) << what;
-    } else {
-      ASSERT_LE(std::fabs(tree.distances[i] - brute.distances[i]), 1e-12) << what;
-    }
-  }
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -149,7 +124,7 @@ static void tree_matches_brute_force_on_random_data(bool thin) {
         ASSERT_TRUE(errors.empty()) << what << "\n" << join(errors);
 
         std::vector<double> fresh_coords;
-        std::vector<QueryRow> queries = tree_point_queries(data, 40);
+        std::vector<QueryRow> queries = point_queries(data, 40);
         if (!residual) {
           fresh_coords = make_coords(12, c.dim, seed + 77, shape);
           const auto fresh = fresh_queries(fresh_coords, c.dim);
@@ -272,7 +247,7 @@ TEST(TreeBuild, AllDuplicatesAndSinglePoint) {
     const CoverTree tree = build_cover_tree(data, BuildOptions{});
     EXPECT_TRUE(check_tree_invariants(tree).empty());
     EXPECT_EQ(tree.child_end[0] - tree.child_begin[0], 49);  // a star of leaves
-    const auto q = tree_point_queries(data, 50);
+    const auto q = point_queries(data, 50);
     TreeQueryOptions to;
     to.k = 7;
     BruteForceOptions bf;
@@ -389,7 +364,7 @@ TEST(TreeInvariants, CheckerReportsBrokenTrees) {
 TEST(TreeKnn, ApproximateBudgetsStillReturnKResults) {
   const MetricData data = make_data(true, 600, 3, 21, Shape::normal);
   const CoverTree tree = build_cover_tree(data, BuildOptions{});
-  const auto queries = tree_point_queries(data, 50);
+  const auto queries = point_queries(data, 50);
   BruteForceOptions bf;
   bf.k = 20;
   const KnnResult exact = brute_force_knn(data, queries, bf);
@@ -430,7 +405,7 @@ TEST(TreeKnn, ApproximateBudgetsStillReturnKResults) {
 TEST(TreeKnn, InjectedSlowdownChangesNeitherAnswersNorCounters) {
   const MetricData data = make_data(true, 300, 3, 4, Shape::normal);
   const CoverTree tree = build_cover_tree(data, BuildOptions{});
-  const auto queries = tree_point_queries(data, 40);
+  const auto queries = point_queries(data, 40);
   TreeQueryOptions to;
   to.k = 8;
   to.dense_fallback_evals = 40;  // exercise both phases
@@ -473,13 +448,187 @@ TEST(TreeKnn, EmptyQueriesAndZeroK) {
   const CoverTree tree = build_cover_tree(data, BuildOptions{});
   TreeQueryOptions to;
   to.k = 0;
-  const auto q = tree_point_queries(data, 5);
+  const auto q = point_queries(data, 5);
   const KnnResult r = tree_knn(tree, q, to);
   EXPECT_EQ(r.n_queries, q.size());
   EXPECT_TRUE(r.indices.empty());
   to.k = 3;
   const KnnResult e = tree_knn(tree, std::span<const QueryRow>(), to);
   EXPECT_EQ(e.n_queries, 0u);
+}
+
+// Any expansion base > 1 gives a valid tree that answers exactly (the search prunes by true
+// radii, never by base^level); smaller bases give more levels with fewer children each.
+TEST(TreeBuild, AnyBaseAboveOneAnswersExactly) {
+  uint64_t seed = 500;
+  for (bool residual : {false, true})
+    for (const double base : {2.0, 1.5, 1.3})
+      for (size_t n : {size_t{1}, size_t{7}, size_t{150}, size_t{600}})
+        for (Shape shape : {Shape::normal, Shape::duplicates}) {
+          ++seed;
+          const MetricData data = make_data(residual, n, 1 + seed % 3, seed, shape);
+          for (BuildStrategy strategy :
+               {BuildStrategy::euclidean_hybrid, BuildStrategy::pure_residual}) {
+            BuildOptions bo;
+            bo.strategy = strategy;
+            bo.base = base;
+            bo.threads = 2;
+            const CoverTree tree = build_cover_tree(data, bo);
+            const std::string what = std::string(residual ? "residual" : "euclidean") +
+                                     " base=" + std::to_string(base) + " n=" + std::to_string(n) +
+                                     " " + to_string(strategy) + " seed=" + std::to_string(seed);
+            ASSERT_EQ(tree.base, base) << what;
+            const auto errors = check_tree_invariants(tree);
+            ASSERT_TRUE(errors.empty()) << what << "\n" << join(errors);
+            const auto queries = point_queries(data, 30);
+            for (size_t k : {size_t{1}, size_t{17}}) {
+              for (bool pred : {false, true}) {
+                BruteForceOptions bf;
+                bf.k = k;
+                bf.predecessor = pred;
+                TreeQueryOptions to;
+                to.k = k;
+                to.predecessor = pred;
+                to.dense_fallback_evals = std::numeric_limits<size_t>::max();  // the tree alone
+                expect_same_answer(tree_knn(tree, queries, to), brute_force_knn(data, queries, bf),
+                                   what + " k=" + std::to_string(k));
+                if (::testing::Test::HasFatalFailure()) return;
+              }
+            }
+          }
+        }
+}
+
+TEST(TreeBuild, SmallerBasesGiveMoreLevels) {
+  const MetricData data = make_data(true, 600, 3, 31, Shape::normal);
+  size_t prev_levels = 0;
+  for (const double base : {2.0, 1.5, 1.3}) {
+    BuildOptions bo;
+    bo.base = base;
+    const CoverTree tree = build_cover_tree(data, bo);
+    std::set<int32_t> levels(tree.level.begin(), tree.level.end());
+    EXPECT_GT(levels.size(), prev_levels) << "base " << base;
+    prev_levels = levels.size();
+  }
+  for (const double bad : {1.0, 0.5, -2.0, std::numeric_limits<double>::infinity()}) {
+    BuildOptions bo;
+    bo.base = bad;
+    EXPECT_THROW(build_cover_tree(data, bo), InputError) << bad;
+  }
+}
+
+// The exact heuristics (child order, frontier-sized blocks) keep every answer equal to brute
+// force and the counters independent of the thread count, and they do change the work.
+TEST(TreeKnn, ChildOrderAndFrontierBlocksKeepAnswers) {
+  uint64_t seed = 900;
+  uint64_t differing = 0;
+  for (bool residual : {false, true})
+    for (size_t n : {size_t{3}, size_t{150}, size_t{600}})
+      for (Shape shape : {Shape::normal, Shape::grid}) {
+        ++seed;
+        const MetricData data = make_data(residual, n, 1 + seed % 3, seed, shape);
+        BuildOptions bo;
+        bo.base = seed % 2 ? 1.5 : 2.0;
+        bo.strategy =
+            (seed / 2) % 2 ? BuildStrategy::pure_residual : BuildStrategy::euclidean_hybrid;
+        const CoverTree tree = build_cover_tree(data, bo);
+        const auto queries = point_queries(data, 40);
+        for (size_t k : {size_t{1}, size_t{12}}) {
+          for (bool pred : {false, true}) {
+            BruteForceOptions bf;
+            bf.k = k;
+            bf.predecessor = pred;
+            const KnnResult expected = brute_force_knn(data, queries, bf);
+            TreeQueryOptions plain;
+            plain.k = k;
+            plain.predecessor = pred;
+            plain.dense_fallback_evals = std::numeric_limits<size_t>::max();
+            QueryCounters base_counters;
+            tree_knn(tree, queries, plain, &base_counters);
+            for (ChildOrder order : {ChildOrder::natural, ChildOrder::bound}) {
+              for (size_t block : {size_t{1}, size_t{3}, size_t{64}}) {
+                TreeQueryOptions to = plain;
+                to.child_order = order;
+                to.frontier_block = block;
+                to.threads = 1;
+                QueryCounters c1, c2;
+                const KnnResult r1 = tree_knn(tree, queries, to, &c1);
+                const std::string w = std::string(residual ? "residual" : "euclidean") +
+                                      " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                                      " pred=" + std::to_string(pred) + " " + to_string(order) +
+                                      " block=" + std::to_string(block);
+                expect_same_answer(r1, expected, w);
+                to.threads = 2;
+                const KnnResult r2 = tree_knn(tree, queries, to, &c2);
+                ASSERT_EQ(r1.indices, r2.indices) << w;
+                ASSERT_EQ(c1, c2) << w;
+                ASSERT_EQ(c1.subtrees_pruned,
+                          c1.pruned_by_radius + c1.pruned_by_parent + c1.pruned_by_predecessor)
+                    << w;
+                if (order == ChildOrder::natural && block == 1) {
+                  ASSERT_EQ(c1, base_counters) << w << ": the defaults are the plain search";
+                } else if (c1.distance_evals != base_counters.distance_evals) {
+                  ++differing;
+                }
+                if (::testing::Test::HasFatalFailure()) return;
+              }
+            }
+          }
+        }
+      }
+  EXPECT_GT(differing, 10u) << "the heuristics should change the work somewhere";
+}
+
+// The waste figure is what tree_stats.hpp defines: recomputed here pair by pair, one distance
+// at a time; and the per-level profile adds up to the tree.
+TEST(TreeStats, WasteAndLevelProfileFollowTheirDefinitions) {
+  for (const size_t n : {size_t{600}, size_t{2500}}) {  // every point sampled, then a stride
+    const MetricData data = make_data(true, n, 2, 41 + n, Shape::normal);
+    BuildOptions bo;
+    bo.strategy = BuildStrategy::pure_residual;
+    const CoverTree tree = build_cover_tree(data, bo);
+    const TreeStats st = tree_stats(tree);
+    const size_t stride = (n + kWasteSample - 1) / kWasteSample;
+    uint64_t extra = 0, pairs = 0, sample = 0;
+    for (size_t id = 0; id < n; id += stride) {
+      ++sample;
+      const int32_t x = tree.node_of_id[id];
+      const QueryRow p = query_row(tree.rows, static_cast<size_t>(x));
+      int32_t below = x;
+      for (int32_t u = tree.parent[static_cast<size_t>(x)]; u >= 0;
+           u = tree.parent[static_cast<size_t>(u)]) {
+        ++pairs;
+        for (int32_t c = tree.child_begin[static_cast<size_t>(u)];
+             c < tree.child_end[static_cast<size_t>(u)]; ++c) {
+          if (c == below) continue;
+          double d = 0;
+          distances_to_rows(tree.rows, p, std::span<const int32_t>(&c, 1), &d);
+          if (d <= tree.radius[static_cast<size_t>(c)]) ++extra;
+        }
+        below = u;
+      }
+    }
+    EXPECT_EQ(st.waste_sample, sample);
+    EXPECT_EQ(st.nodes, n);
+    EXPECT_EQ(st.base, 2.0);
+    ASSERT_GT(pairs, 0u);
+    EXPECT_DOUBLE_EQ(st.waste, static_cast<double>(extra) / static_cast<double>(pairs));
+    EXPECT_GT(st.waste, 0.0) << "pure-residual sibling balls overlap (distances crowd near 1)";
+    uint64_t nodes = 0, level_pairs = 0, internal = 0;
+    for (const TreeLevelShape& l : st.levels) {
+      nodes += l.nodes;
+      level_pairs += l.waste_pairs;
+      internal += l.internal;
+      EXPECT_LE(l.branching_max, st.branching_max);
+      EXPECT_LE(l.radius_p10, l.median_radius);
+      EXPECT_LE(l.median_radius, l.radius_p90);
+      EXPECT_LE(l.radius_p90, l.radius_max);
+    }
+    EXPECT_EQ(nodes, n);
+    EXPECT_EQ(level_pairs, pairs);
+    EXPECT_NEAR(st.branching_mean * static_cast<double>(internal), static_cast<double>(n - 1),
+                1e-6);
+  }
 }
 
 }  // namespace
