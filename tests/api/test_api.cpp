@@ -61,7 +61,16 @@ TEST(Api, EuclideanEveryEngineMatchesBruteForce) {
   EXPECT_EQ(brute.indices[0], 0);
   EXPECT_EQ(brute.distances[0], 0.0);
   EXPECT_EQ(brute.indices[(600 - 1) * 7], 0);
-  EXPECT_EQ(brute.indices[(600 - 1) * 7 + 1], 599);
+  EXPECT_EQ(brute.distances[(600 - 1) * 7], 0.0);
+  // Nearest first; equal distances by ascending index.
+  for (size_t i = 0; i < brute.rows; ++i) {
+    for (size_t j = 1; j < brute.k; ++j) {
+      const size_t a = i * brute.k + j - 1, b = a + 1;
+      EXPECT_TRUE(brute.distances[a] < brute.distances[b] ||
+                  (brute.distances[a] == brute.distances[b] && brute.indices[a] < brute.indices[b]))
+          << "row " << i;
+    }
+  }
 }
 
 TEST(Api, EuclideanIdsCoordsAndPredecessors) {
