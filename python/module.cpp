@@ -16,6 +16,7 @@
 #include "arrays.hpp"
 #include "bench/knn_job.hpp"
 #include "bench/tree_engine.hpp"
+#include "core/build_info.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "interruptible.hpp"
@@ -245,6 +246,8 @@ PYBIND11_MODULE(_core, m) {
   m.doc() =
       "Exact k-NN with cover trees under the residual-correlation (Vecchia GP) and "
       "Euclidean metrics: the covertree-bench library as a Python module.";
+  // CMake's project version, the one number of the library, the CLI and this module.
+  m.attr("__version__") = ctb::project_version();
 
   // Bad input: the library's one-line messages, as the CLI prints them (exit 2 there).
   py::register_exception_translator([](std::exception_ptr p) {

@@ -11,6 +11,7 @@ PACKAGES=(
   libopenblas-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
   pybind11-dev python3-dev python3-numpy python3-pytest python3-scipy
+  python3-venv python3-pip python3-setuptools python3-wheel
   libjs-chart.js chromium
 )
 

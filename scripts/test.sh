@@ -22,6 +22,12 @@ done
 step "pytest: Python module (ci build)"
 PYTHONPATH=build/ci/python /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python
 
+# The packages (README "Install"), on the ci build just made: cmake --install into a temp
+# prefix, a consumer and examples/cpp built against it (knn_example = `knn --metric euclidean`),
+# and pip install / import / uninstall / wheel in a fresh venv (tests/package/test_package.sh).
+step "packages: cmake --install + find_package consumers, pip install . (ci build)"
+tests/package/test_package.sh ci
+
 # Counters and exactness gate here; time checks are advisory because this machine is shared
 # (docs/gate.md). The gate itself is release-only: the debug build's times mean nothing.
 step "performance gate: CI scenarios (time checks advisory)"

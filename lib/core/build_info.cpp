@@ -8,6 +8,9 @@
 #ifndef CTB_COMPILER
 #define CTB_COMPILER "unknown"
 #endif
+#ifndef CTB_PROJECT_VERSION
+#error "CTB_PROJECT_VERSION: set by lib/CMakeLists.txt from project(VERSION)"
+#endif
 #ifndef CTB_BUILD_TYPE
 #define CTB_BUILD_TYPE "unknown"
 #endif
@@ -17,6 +20,8 @@ namespace ctb {
 BuildInfo build_info() {
   return BuildInfo{CTB_GIT_REVISION, CTB_COMPILER, CTB_BUILD_TYPE, "-ffp-contract=off"};
 }
+
+const char* project_version() { return CTB_PROJECT_VERSION; }
 
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");

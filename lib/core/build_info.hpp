@@ -13,6 +13,10 @@ struct BuildInfo {
 
 BuildInfo build_info();
 
+/// The project's version, CMakeLists.txt's project(VERSION) (e.g. "0.1.0"): what ctb::version()
+/// and the Python module's __version__ return.
+const char* project_version();
+
 /// CPU model name as /proc/cpuinfo reports it ("unknown" when unreadable).
 std::string cpu_model();
 

@@ -4,13 +4,11 @@
 #include <stdexcept>
 #include <string>
 
-namespace ctb {
+// InputError (bad input: the message names the file, the field and the problem; exit code 2)
+// is part of the installed API.
+#include <covertree_bench/error.hpp>
 
-/// Bad input: the message names the file, the field and the problem. Exit code 2.
-class InputError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace ctb {
 
 /// A check ran and failed (exactness, invariants, gate). Exit code 1.
 class CheckFailed : public std::runtime_error {

@@ -10,6 +10,6 @@ See README.md ("Python") for the differences from covertreex (seed=0 by default)
 """
 
 from . import kernels
-from ._core import CoverTree, brute_force_knn, cover_tree
+from ._core import CoverTree, __version__, brute_force_knn, cover_tree
 
-__all__ = ["CoverTree", "brute_force_knn", "cover_tree", "kernels"]
+__all__ = ["CoverTree", "__version__", "brute_force_knn", "cover_tree", "kernels"]
