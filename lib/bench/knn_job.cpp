@@ -87,7 +87,6 @@ KnnJobResult run_knn_job_sharded(const KnnJob& job, Collective& world) {
     data = make_euclidean(std::span<const double>(points.values)
                               .subspan(range.begin * points.dim, range.size() * points.dim),
                           points.dim);
-    for (int64_t& id : data.ids) id += static_cast<int64_t>(range.begin);
     result.load_seconds = seconds_since(t0);
   } else if (!job.v_matrix_path.empty()) {
     // The user's V is read whole on every rank (the checks and the warning see all rows), then
@@ -135,6 +134,7 @@ KnnJobResult run_knn_job_sharded(const KnnJob& job, Collective& world) {
     params.jitter = job.jitter;
     data = build_residual_rows(points.values, points.dim, inducing, params, threads, range.begin,
                                range.end);
+    for (int64_t& id : data.ids) id -= static_cast<int64_t>(range.begin);  // local ids
     result.backend_seconds = seconds_since(t0);
   }
 

@@ -55,8 +55,23 @@ MetricData slice_rows(const MetricData& data, size_t begin, size_t end) {
   out.coords.assign(data.coords.begin() + b * dim, data.coords.begin() + e * dim);
   if (!data.v.empty()) out.v.assign(data.v.begin() + b * stride, data.v.begin() + e * stride);
   if (!data.p.empty()) out.p.assign(data.p.begin() + b, data.p.begin() + e);
-  out.ids.assign(data.ids.begin() + b, data.ids.begin() + e);
+  out.ids.resize(out.n);
+  for (size_t i = 0; i < out.n; ++i) out.ids[i] = static_cast<int64_t>(i);
   return out;
+}
+
+QueryRow local_query(const QueryRow& q, RowRange range, bool predecessor) {
+  QueryRow l = q;
+  if (q.id < 0) return l;
+  const auto id = static_cast<size_t>(q.id);
+  if (id >= range.begin && id < range.end) {
+    l.id = static_cast<int64_t>(id - range.begin);
+  } else if (id >= range.end) {
+    l.id = static_cast<int64_t>(range.size());
+  } else {
+    l.id = predecessor ? 0 : -1;  // predecessor queries before the shard are never asked
+  }
+  return l;
 }
 
 void share_query_rows(Collective& world, const MetricData& shard, RowRange range,
@@ -250,12 +265,12 @@ void run_scenario_sharded(RunResult& result, const RunOptions& options, Collecti
     t0 = Clock::now();
     data = build_residual_rows(dataset.points, dataset.dim, dataset.inducing, params, threads,
                                range.begin, range.end);
+    for (int64_t& id : data.ids) id -= static_cast<int64_t>(range.begin);  // local ids
     result.backend_seconds = seconds_since(t0);
   } else {
     const std::span<const double> points(dataset.points);
     data = make_euclidean(points.subspan(range.begin * dataset.dim, range.size() * dataset.dim),
                           dataset.dim);
-    for (int64_t& id : data.ids) id += static_cast<int64_t>(range.begin);
   }
   result.n_points = dataset.n;
   result.dim = dataset.dim;

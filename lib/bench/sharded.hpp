@@ -1,9 +1,9 @@
 #pragma once
 // Exact k-NN with the rows sharded over ranks (docs/mpi.md): rank r holds one contiguous block
-// of the points (a MetricData whose ids are the global dataset indices), builds its own index
-// over it and answers every query over its rows; the k best of all ranks are merged exactly,
-// ties by global index, as one process would. The transfers go through a Collective, so the
-// library never links MPI.
+// of the points (a MetricData with local ids; global id = local + the block's first row), builds
+// its own index over it and answers every query over its rows; the k best of all ranks are merged
+// exactly, ties by global index, as one process would. The transfers go through a Collective, so
+// the library never links MPI.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -27,7 +27,7 @@ struct RowRange {
 /// Rank `rank` of `size`'s contiguous block of n rows (the first n % size ranks get one more).
 RowRange shard_of(size_t n, int rank, int size);
 
-/// Rows [begin, end) of `data` (coordinates, V, p and ids; the ids stay global).
+/// Rows [begin, end) of `data` (coordinates, V, p; ids renumbered 0..end-begin-1, local).
 MetricData slice_rows(const MetricData& data, size_t begin, size_t end);
 
 /// The query rows every rank answers: for a dataset point, its coordinates, V row and p as the
@@ -52,6 +52,12 @@ void share_query_rows(Collective& world, const MetricData& shard, RowRange range
 /// `predecessor`: then those whose id is above range.begin).
 std::vector<size_t> queries_with_rows(std::span<const QueryRow> queries, RowRange range,
                                       bool predecessor);
+
+/// A query as this rank's index sees it: a shard's rows carry local ids 0..rows-1 (the indexes
+/// want rows in dataset order), so a global id inside the shard becomes its local id, one past
+/// it becomes `rows` (every row a predecessor; matches none), one before it (non-predecessor
+/// mode) -1 (matches none). Ties keep their order: local = global - range.begin.
+QueryRow local_query(const QueryRow& q, RowRange range, bool predecessor);
 
 /// Answers `queries` over this rank's rows with `local` (called on the admissible subset
 /// only), and merges every rank's k best into rank 0's result (the others get an empty one).
@@ -79,20 +85,18 @@ template <class Local>
 KnnResult answer_sharded(Collective& world, std::span<const QueryRow> queries, RowRange range,
                          size_t k, bool predecessor, Local&& local) {
   const std::vector<size_t> active = queries_with_rows(queries, range, predecessor);
+  std::vector<QueryRow> rows;
+  rows.reserve(active.size());
+  for (const size_t i : active) rows.push_back(local_query(queries[i], range, predecessor));
+  KnnResult part = rows.empty() ? KnnResult{} : local(std::span<const QueryRow>(rows));
   KnnResult mine;
-  if (active.size() == queries.size()) {
-    mine = local(queries);
-  } else {
-    std::vector<QueryRow> subset;
-    subset.reserve(active.size());
-    for (const size_t i : active) subset.push_back(queries[i]);
-    KnnResult part = subset.empty() ? KnnResult{} : local(std::span<const QueryRow>(subset));
-    mine.resize(queries.size(), k);
-    for (size_t j = 0; j < active.size(); ++j) {
-      for (size_t c = 0; c < k; ++c) {
-        mine.indices[active[j] * k + c] = part.indices[j * k + c];
-        mine.distances[active[j] * k + c] = part.distances[j * k + c];
-      }
+  mine.resize(queries.size(), k);
+  const auto base = static_cast<int64_t>(range.begin);
+  for (size_t j = 0; j < active.size(); ++j) {
+    for (size_t c = 0; c < k; ++c) {
+      const int64_t id = part.indices[j * k + c];
+      mine.indices[active[j] * k + c] = id < 0 ? id : id + base;  // back to global ids
+      mine.distances[active[j] * k + c] = part.distances[j * k + c];
     }
   }
   return merge_knn(world, mine);

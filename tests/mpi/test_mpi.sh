@@ -17,7 +17,7 @@ bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 # Same neighbour sets row by row, the same indices in the same order, distances within 1e-12.
 same() {  # same A_indices A_distances B_indices B_distances label
-  if python3 - "$@" <<'PY'; then ok "$5"; else bad "$5"; fi
+  if /usr/bin/python3 - "$@" <<'PY'; then ok "$5"; else bad "$5"; fi
 import sys
 import numpy as np
 ia, da, ib, db = (np.load(p) for p in sys.argv[1:5])
@@ -42,7 +42,7 @@ same i1.npy d1.npy i3.npy d3.npy "run fixture4096: 3 ranks = 1 process"
 timeout 120 "${mpi[@]}" -np 2 "$bin" run --scenario fixture4096 --threads 1 --repeat 1 --warmup 0 \
   -q --compare-brute --out-indices i2.npy --out-distances d2.npy --summary-json s2.json
 same i1.npy d1.npy i2.npy d2.npy "run fixture4096: 2 ranks = 1 process"
-if python3 - s2.json s3.json <<'PY'; then ok "summaries: world_size, ranks, recall_vs_brute 1"; else bad "summaries"; fi
+if /usr/bin/python3 - s2.json s3.json <<'PY'; then ok "summaries: world_size, ranks, recall_vs_brute 1"; else bad "summaries"; fi
 import json, sys
 s2, s3 = (json.load(open(p)) for p in sys.argv[1:3])
 assert s2["world_size"] == 2 and s3["world_size"] == 3, (s2["world_size"], s3["world_size"])
@@ -70,7 +70,7 @@ timeout 120 "$bin" run --scenario tiny-residual --engine brute --threads 1 --rep
 same b1.npy c1.npy b2.npy c2.npy "run tiny-residual --engine brute: 2 ranks = 1 process"
 
 # 3. knn: all predecessors (Vecchia) and all points, residual, 2 and 3 ranks.
-python3 -c "
+/usr/bin/python3 -c "
 import numpy as np
 np.save('pts.npy', np.random.default_rng(7).normal(size=(3000, 3)))"
 knn=(knn --points pts.npy --k 20 --kernel rbf --inducing 64 --inducing-seed 0 -q)
@@ -93,8 +93,8 @@ fault() {  # label command...
   timeout 30 "$@" >fault.out 2>&1 || rc=$?
   t1=$(date +%s.%N)
   local secs
-  secs=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
-  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && python3 -c "import sys; sys.exit(not $t1 - $t0 < 10)"; then
+  secs=$(/usr/bin/python3 -c "print(f'{$t1 - $t0:.1f}')")
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && /usr/bin/python3 -c "import sys; sys.exit(not $t1 - $t0 < 10)"; then
     ok "$label: exit $rc after $secs s"
   else
     bad "$label: exit $rc after $secs s"
@@ -138,7 +138,7 @@ if [ -n "$victim" ]; then
 fi
 wait "$launcher" || rc=$?
 t1=$(date +%s.%N)
-secs=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
+secs=$(/usr/bin/python3 -c "print(f'{$t1 - $t0:.1f}')")
 if [ -n "$victim" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then
   ok "a killed rank ends the job: exit $rc after $secs s"
 else
