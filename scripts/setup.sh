@@ -13,6 +13,7 @@ PACKAGES=(
   pybind11-dev python3-dev python3-numpy python3-pytest python3-scipy
   python3-venv python3-pip python3-setuptools python3-wheel
   libjs-chart.js chromium
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()
@@ -26,6 +27,24 @@ if ((${#missing[@]})); then
   $SUDO apt-get update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
+# OpenMPI's per-user MCA parameter file (docs/mpi.md): one host, loopback only, so mpirun's
+# out-of-band channel and the byte transfers stay on this machine (shared memory between the
+# ranks, no single-copy kernel mechanism: containers often forbid CMA / ptrace). A real cluster
+# changes these lines (docs/mpi.md "On a cluster").
+mca_dir="${HOME}/.openmpi"
+mca_file="${mca_dir}/mca-params.conf"
+mkdir -p "$mca_dir"
+touch "$mca_file"
+sed -i '/# covertree-bench begin/,/# covertree-bench end/d' "$mca_file"
+cat >>"$mca_file" <<'MCA'
+# covertree-bench begin (scripts/setup.sh; docs/mpi.md)
+oob_tcp_if_include = lo
+btl = self,vader
+btl_vader_single_copy_mechanism = none
+# covertree-bench end
+MCA
+echo "setup: wrote OpenMPI settings to $mca_file" >&2
 
 cmake --preset release >/dev/null
 cmake --build --preset release --target covertree-bench

@@ -8,6 +8,7 @@
 #include "data/npy.hpp"
 #include "fmt/format.h"
 #include "metric/distance_kernels.hpp"
+#include "mpi_world.hpp"
 
 namespace ctb::cli {
 namespace {
@@ -97,6 +98,10 @@ CommandRunner add_knn_command(CLI::App& app) {
       ->check(CLI::Range(1, 4096));
   add_simd_option(cmd, &args->simd);
   cmd->add_flag("--quiet,-q", args->quiet, "Print no summary");
+  cmd->add_option("--fail-rank", args->job.fail_rank,
+                  "Test option: rank R (under mpirun; 0 in one process) raises an error after its "
+                  "build (docs/mpi.md)")
+      ->check(CLI::Range(0, 1 << 20));
 
   return [args, inducing] {
     apply_simd_option(args->simd);
@@ -116,7 +121,10 @@ CommandRunner add_knn_command(CLI::App& app) {
     job.mode = args->all_predecessors     ? KnnQueryMode::all_predecessors
                : job.queries_path.empty() ? KnnQueryMode::all_points
                                           : KnnQueryMode::listed;
+    job.collective = mpi_world();
+    if (world_rank() != 0) job.progress = false;
     const KnnJobResult r = run_knn_job(job);
+    if (world_rank() != 0) return 0;  // rank 0 writes the outputs
     for (const std::string& w : r.warnings)
       std::fprintf(stderr, "covertree-bench: warning: %s\n", w.c_str());
     const std::vector<size_t> shape{r.answer.n_queries, r.answer.k};
@@ -128,12 +136,13 @@ CommandRunner add_knn_command(CLI::App& app) {
       const double total = r.load_seconds + r.backend_seconds + r.build_seconds + r.query_seconds;
       std::fputs(fmt::format("knn: {} points x {} dims, {} queries, k = {}: load {:.3f} s, "
                              "backend {:.3f} s, build {:.3f} s, query {:.3f} s, total {:.3f} s "
-                             "({:.1f} distance evaluations per query; {} engine, SIMD {})\n",
+                             "({:.1f} distance evaluations per query; {} engine, SIMD {}{})\n",
                              r.n, r.dim, r.answer.n_queries, r.answer.k, r.load_seconds,
                              r.backend_seconds, r.build_seconds, r.query_seconds, total,
                              static_cast<double>(r.counters.distance_evals) /
                                  static_cast<double>(std::max<size_t>(1, r.answer.n_queries)),
-                             to_string(r.engine), simd_target_name())
+                             to_string(r.engine), simd_target_name(),
+                             r.world_size > 1 ? fmt::format("; {} ranks", r.world_size) : "")
                      .c_str(),
                  stdout);
     }

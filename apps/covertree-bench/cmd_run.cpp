@@ -9,6 +9,7 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "data/npy.hpp"
+#include "mpi_world.hpp"
 #include "peer/openblas_peer.hpp"
 #include "scenario/scenario.hpp"
 
@@ -51,6 +52,7 @@ struct RunArgs {
   std::string simd = "best";
   double inject_slowdown = 1.0;
   bool quiet = false;
+  int fail_rank = -1;
 };
 
 }  // namespace
@@ -107,6 +109,10 @@ CommandRunner add_run_command(CLI::App& app) {
                   "Make the tree query do about FACTOR times its distance work (gate self-test)")
       ->check(CLI::Range(1.0, 1000.0));
   cmd->add_flag("--quiet,-q", args->quiet, "Print no summary (outputs are still written)");
+  cmd->add_option("--fail-rank", args->fail_rank,
+                  "Test option: rank R (under mpirun; 0 in one process) raises an error after its "
+                  "build (docs/mpi.md)")
+      ->check(CLI::Range(0, 1 << 20));
 
   return [args, threads, repeat, warmup, strategy] {
     require_writable_output(args->summary_json, "--summary-json");
@@ -144,7 +150,11 @@ CommandRunner add_run_command(CLI::App& app) {
                   [peer](const MetricData& data, std::span<const QueryRow> queries,
                          const BruteForceOptions& o) { return peer->knn(data, queries, o); }};
     }
+    options.collective = mpi_world();
+    options.fail_rank = args->fail_rank;
+    if (world_rank() != 0) options.progress = false;
     const RunResult result = run_scenario(scenario, options);
+    if (world_rank() != 0) return 0;  // rank 0 writes the outputs, summary and telemetry
 
     const std::vector<size_t> shape{result.answer.n_queries, result.answer.k};
     if (!args->save_neighbors.empty()) {

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "commands.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "mpi_world.hpp"
 
 namespace {
 
@@ -53,29 +55,54 @@ int main(int argc, char** argv) {
   add(ctb::cli::add_report_command);
 
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::fprintf(stderr, "covertree-bench: %s (see --help)\n", e.what());
-    return ctb::kExitBadInput;
-  }
-
-  try {
-    for (auto& [sub, runner] : commands) {
-      if (sub->parsed()) return runner();
-    }
-  } catch (const ctb::InputError& e) {
-    std::fprintf(stderr, "covertree-bench: error: %s\n", e.what());
-    return ctb::kExitBadInput;
-  } catch (const ctb::CheckFailed& e) {
-    std::fprintf(stderr, "covertree-bench: check failed: %s\n", e.what());
-    return ctb::kExitCheckFailed;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "covertree-bench: error: out of memory (input too large?)\n");
-    return ctb::kExitBadInput;
+    // Under mpirun (OMPI_COMM_WORLD_SIZE set) only: MPI_Init_thread (docs/mpi.md).
+    ctb::cli::start_mpi_if_launched(&argc, &argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "covertree-bench: error: %s\n", e.what());
     return ctb::kExitBadInput;
   }
-  return ctb::kExitBadInput;
+  // Under mpirun every message names its rank; a failure on any rank ends all of them.
+  const auto fail = [](int code, const std::string& kind, const std::string& what) {
+    const ctb::Collective* world = ctb::cli::mpi_world();
+    const std::string message = kind.empty() ? what : kind + ": " + what;
+    if (world != nullptr && world->size() > 1) {
+      std::fprintf(stderr, "covertree-bench: rank %d of %d: %s\n", world->rank(), world->size(),
+                   message.c_str());
+    } else {
+      std::fprintf(stderr, "covertree-bench: %s\n", message.c_str());
+    }
+    std::fflush(stderr);
+    return ctb::cli::finish_mpi(code, true);
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return ctb::cli::finish_mpi(app.exit(e), false);  // --help
+    return fail(ctb::kExitBadInput, "", std::string(e.what()) + " (see --help)");
+  }
+
+  try {
+    for (auto& [sub, runner] : commands) {
+      if (!sub->parsed()) continue;
+      const ctb::Collective* world = ctb::cli::mpi_world();
+      if (world != nullptr && world->size() > 1 && sub->get_name() != "run" &&
+          sub->get_name() != "knn") {
+        throw ctb::InputError(
+            "under mpirun only `run` and `knn` shard their rows (docs/mpi.md); "
+            "run `" +
+            sub->get_name() + "` as one process");
+      }
+      return ctb::cli::finish_mpi(runner(), false);
+    }
+  } catch (const ctb::InputError& e) {
+    return fail(ctb::kExitBadInput, "error", e.what());
+  } catch (const ctb::CheckFailed& e) {
+    return fail(ctb::kExitCheckFailed, "check failed", e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(ctb::kExitBadInput, "error", "out of memory (input too large?)");
+  } catch (const std::exception& e) {
+    return fail(ctb::kExitBadInput, "error", e.what());
+  }
+  return ctb::cli::finish_mpi(ctb::kExitBadInput, false);
 }

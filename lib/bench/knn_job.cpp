@@ -9,6 +9,7 @@
 #include "bench/memory_estimate.hpp"
 #include "bench/progress.hpp"
 #include "bench/runner.hpp"
+#include "bench/sharded.hpp"
 #include "bench/tree_engine.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
@@ -48,6 +49,156 @@ PointTable load_points(const std::string& path) {
   return table;
 }
 
+// Queries per round of a sharded job: each round sends the round's query rows to every rank
+// and the ranks' k best to rank 0, so memory stays bounded for all-points jobs.
+constexpr size_t kShardedQueryRound = 8192;
+
+// run_knn_job over ranks (docs/mpi.md): every rank reads the points, holds and indexes its
+// contiguous block of rows; rank 0 gets the merged answer.
+KnnJobResult run_knn_job_sharded(const KnnJob& job, Collective& world) {
+  KnnJobResult result;
+  const int rank = world.rank(), size = world.size();
+  result.world_size = size;
+  Progress progress(job.progress && rank == 0);
+  const int threads = job.threads > 0
+                          ? job.threads
+                          : std::max(1, hardware_threads() / std::max(1, world.local_size()));
+
+  progress.status("knn: loading points");
+  auto t0 = Clock::now();
+  const PointTable points = load_points(job.points_path);
+  result.n = points.n;
+  result.dim = points.dim;
+  check_k(static_cast<int64_t>(job.k), points.n, "--k");
+  const RowRange range = shard_of(points.n, rank, size);
+
+  std::vector<int64_t> query_ids;
+  if (job.mode == KnnQueryMode::listed) {
+    const NpyArray q = read_npy(job.queries_path);
+    query_ids = q.as_i64(job.queries_path + ": --queries");
+    check_query_ids(query_ids, points.n, job.queries_path + ": --queries");
+  } else {
+    query_ids.resize(points.n);
+    for (size_t i = 0; i < points.n; ++i) query_ids[i] = static_cast<int64_t>(i);
+  }
+
+  MetricData data;
+  if (job.metric == MetricKind::euclidean) {
+    data = make_euclidean(std::span<const double>(points.values)
+                              .subspan(range.begin * points.dim, range.size() * points.dim),
+                          points.dim);
+    result.load_seconds = seconds_since(t0);
+  } else if (!job.v_matrix_path.empty()) {
+    // The user's V is read whole on every rank (the checks and the warning see all rows), then
+    // only this rank's rows are kept.
+    const NpyArray v = read_npy(job.v_matrix_path);
+    const NpyArray p = read_npy(job.p_diag_path);
+    if (v.dtype != NpyDtype::f8 && v.dtype != NpyDtype::f4) {
+      throw InputError(job.v_matrix_path + ": --v-matrix must be float64 or float32");
+    }
+    const std::vector<double> vv = v.as_f64();
+    const std::vector<double> pp = p.as_f64();
+    UserVp vp;
+    vp.v = vv;
+    vp.v_shape = v.shape;
+    vp.p = pp;
+    vp.p_shape = p.shape;
+    vp.v_label = job.v_matrix_path + ": --v-matrix";
+    vp.p_label = job.p_diag_path + ": --p-diag";
+    result.load_seconds = seconds_since(t0);
+    t0 = Clock::now();
+    data = slice_rows(
+        residual_from_user_vp(points.values, points.dim, vp, job.kernel, &result.warnings),
+        range.begin, range.end);
+    result.backend_seconds = seconds_since(t0);
+  } else {
+    result.load_seconds = seconds_since(t0);
+    const size_t m =
+        job.inducing_count_given ? job.inducing_count : std::min(job.inducing_count, points.n);
+    BuildSpec spec;
+    MemoryEstimate e = estimate_memory(range.size(), points.dim, m,
+                                       rank == 0 ? query_ids.size() : 0, job.k, true, spec);
+    const auto host = static_cast<uint64_t>(std::max(1, world.local_size()));
+    e.metric_bytes *= host;
+    e.tree_bytes *= host;
+    e.lists_bytes *= host;
+    check_memory(e, available_memory_bytes(),
+                 fmt::format("{} (rank {} of {}: rows [{}, {}), {} ranks on this host)",
+                             job.points_path, rank, size, range.begin, range.end, host));
+    progress.status(fmt::format("knn: residual backend (V, p), m = {}", m));
+    t0 = Clock::now();
+    const std::vector<int64_t> inducing =
+        choose_inducing_points(points.n, m, job.inducing_seed, "--inducing");
+    ResidualParams params;
+    params.kernel = job.kernel;
+    params.jitter = job.jitter;
+    data = build_residual_rows(points.values, points.dim, inducing, params, threads, range.begin,
+                               range.end);
+    for (int64_t& id : data.ids) id -= static_cast<int64_t>(range.begin);  // local ids
+    result.backend_seconds = seconds_since(t0);
+  }
+
+  result.engine = resolve_engine(job.engine, job.metric);
+  const bool predecessor = job.mode == KnnQueryMode::all_predecessors;
+  TreeEnginePtr tree;
+  if (result.engine != Engine::brute) {
+    progress.status(fmt::format("knn: building the {} index over rows [{}, {})",
+                                to_string(result.engine), range.begin, range.end));
+    t0 = Clock::now();
+    std::vector<BuildBatchStats> batches;
+    int64_t depth = 0;
+    BuildSpec build;
+    build.strategy = job.build_strategy;
+    tree = build_index_engine(data, result.engine, build, threads, &batches, &depth);
+    result.build_seconds = seconds_since(t0);
+  }
+  if (job.fail_rank == rank) {
+    throw std::runtime_error(fmt::format(
+        "--fail-rank {}: rank {} of {} raises an error after its build (the error path's test)",
+        rank, rank, size));
+  }
+
+  TreeQueryKnobs knobs;
+  knobs.k = job.k;
+  knobs.predecessor = predecessor;
+  knobs.threads = threads;
+  BruteForceOptions brute;
+  brute.k = job.k;
+  brute.predecessor = predecessor;
+  brute.threads = threads;
+  if (rank == 0) result.answer.resize(query_ids.size(), job.k);
+  QueryCounters local;
+  t0 = Clock::now();
+  for (size_t lo = 0; lo < query_ids.size(); lo += kShardedQueryRound) {
+    const size_t hi = std::min(query_ids.size(), lo + kShardedQueryRound);
+    progress.status(
+        fmt::format("knn: queries {}..{} of {}, k = {}", lo, hi, query_ids.size(), job.k));
+    SharedQueries shared;
+    share_query_rows(world, data, range, std::span<const int64_t>(query_ids).subspan(lo, hi - lo),
+                     nullptr, shared);
+    const KnnResult merged = answer_sharded(world, shared.rows, range, job.k, predecessor,
+                                            [&](std::span<const QueryRow> qs) {
+                                              if (result.engine == Engine::brute)
+                                                return brute_force_knn(data, qs, brute);
+                                              QueryCounters c;
+                                              KnnResult r = query_tree_engine(*tree, qs, knobs, &c);
+                                              local += c;
+                                              return r;
+                                            });
+    if (rank == 0) {
+      std::copy(merged.indices.begin(), merged.indices.end(),
+                result.answer.indices.begin() + static_cast<ptrdiff_t>(lo * job.k));
+      std::copy(merged.distances.begin(), merged.distances.end(),
+                result.answer.distances.begin() + static_cast<ptrdiff_t>(lo * job.k));
+    }
+  }
+  result.query_seconds = seconds_since(t0);
+  local.queries = query_ids.size();
+  result.counters = sum_counters(world, local);
+  progress.clear();
+  return result;
+}
+
 }  // namespace
 
 KnnJobResult run_knn_job(const KnnJob& job) {
@@ -55,6 +206,8 @@ KnnJobResult run_knn_job(const KnnJob& job) {
   const std::string problem = engine_metric_problem(job.engine, job.metric);
   if (!problem.empty())
     throw InputError(fmt::format("--engine {}: {}", to_string(job.engine), problem));
+  if (job.collective != nullptr && job.collective->size() > 1)
+    return run_knn_job_sharded(job, *job.collective);
   KnnJobResult result;
   Progress progress(job.progress);
   const int threads = job.threads > 0 ? job.threads : hardware_threads();
@@ -145,6 +298,7 @@ KnnJobResult run_knn_job(const KnnJob& job) {
   const TreeEnginePtr tree =
       build_index_engine(data, result.engine, build, threads, &batches, &depth);
   result.build_seconds = seconds_since(t0);
+  if (job.fail_rank == 0) throw std::runtime_error("--fail-rank 0: fails after the build");
 
   progress.status(fmt::format("knn: {} queries, k = {}", queries.size(), job.k));
   TreeQueryKnobs knobs;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/build_strategy.hpp"
+#include "core/collective.hpp"
 #include "metric/metric.hpp"
 #include "search/counters.hpp"
 #include "search/knn.hpp"
@@ -33,6 +34,9 @@ struct KnnJob {
   size_t k = 1;
   int threads = 0;       // 0 = all cores
   bool progress = true;  // status line on a terminal
+  // Sharded over processes (docs/mpi.md): the other ranks (nullptr or size 1: one process).
+  Collective* collective = nullptr;
+  int fail_rank = -1;  // --fail-rank R: rank R throws after its build (tests the error path)
 };
 
 struct KnnJobResult {
@@ -46,6 +50,7 @@ struct KnnJobResult {
   QueryCounters counters;
   Engine engine = Engine::pivot;      // the index that answered (never automatic)
   std::vector<std::string> warnings;  // e.g. a user's p inconsistent with their V and kernel
+  int world_size = 1;                 // processes the rows were sharded over
 };
 
 /// Runs the job. Throws InputError naming the file/option on bad input.

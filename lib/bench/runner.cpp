@@ -12,6 +12,7 @@
 
 #include "bench/memory_estimate.hpp"
 #include "bench/progress.hpp"
+#include "bench/sharded.hpp"
 #include "bench/stats.hpp"
 #include "bench/tree_engine.hpp"
 #include "core/build_info.hpp"
@@ -282,6 +283,10 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
   }
   result.engine = engine;
   result.approximate = scenario.query.survivor_cap > 0 || scenario.query.low_yield_stop > 0;
+  if (options.collective != nullptr && options.collective->size() > 1) {
+    run_scenario_sharded(result, options, *options.collective);  // sharded.cpp, docs/mpi.md
+    return result;
+  }
   Progress progress(options.progress);
 
   const PreparedInputs in = prepare_inputs(scenario, &progress, engine != Engine::brute);
@@ -310,6 +315,7 @@ RunResult run_scenario(const Scenario& scenario_in, const RunOptions& options) {
                                                   &result.build_batches, &result.tree_depth);
     result.build_seconds = seconds_since(t0);
     result.tree_stats = tree_engine_stats(*tree);
+    if (options.fail_rank == 0) throw std::runtime_error("--fail-rank 0: fails after the build");
     TreeQueryKnobs knobs = tree_query_knobs(scenario, result.threads);
     knobs.inject_slowdown = options.inject_slowdown;
     run_tree_passes(*tree, queries, knobs, scenario, result, options.per_query_telemetry,
@@ -537,6 +543,29 @@ nlohmann::json summary_json(const RunResult& r) {
     j["recall_vs_nanoflann"] = *r.recall_vs_nanoflann;
   }
   j["peak_rss_bytes"] = r.peak_rss_bytes;
+  j["world_size"] = r.world_size;
+  {
+    // One process: itself as rank 0.
+    std::vector<RankStats> ranks = r.ranks;
+    if (ranks.empty()) {
+      RankStats self;
+      self.rows = r.n_points;
+      self.build_seconds = r.build_seconds;
+      self.distance_evals = r.pass_counters.empty() ? 0 : r.pass_counters.back().distance_evals;
+      self.peak_rss_bytes = r.peak_rss_bytes;
+      ranks.push_back(self);
+    }
+    nlohmann::json rows = nlohmann::json::array();
+    for (const RankStats& x : ranks) {
+      rows.push_back({{"rank", x.rank},
+                      {"rows", x.rows},
+                      {"build_seconds", x.build_seconds},
+                      {"distance_evals", x.distance_evals},
+                      {"bytes_sent", x.bytes_sent},
+                      {"peak_rss_bytes", x.peak_rss_bytes}});
+    }
+    j["ranks"] = rows;
+  }
   if (r.openblas_seconds) {
     const double best = best_of(*r.openblas_seconds);
     j["openblas"] = r.openblas_description;

@@ -11,6 +11,7 @@
 
 #include "bench/progress.hpp"
 #include "bench/tree_engine.hpp"
+#include "core/collective.hpp"
 #include "nlohmann/json.hpp"
 #include "scenario/dataset.hpp"
 #include "scenario/scenario.hpp"
@@ -46,6 +47,19 @@ struct RunOptions {
   double inject_slowdown = 1.0;                 // --inject-slowdown: tree does ~FACTOR x work
   bool progress = true;                         // status line on a terminal
   bool per_query_telemetry = false;             // --telemetry-queries: per-query counts
+  // Sharded over processes (docs/mpi.md): the other ranks (nullptr or size 1: one process).
+  Collective* collective = nullptr;
+  int fail_rank = -1;  // --fail-rank R: rank R throws after its build (tests the error path)
+};
+
+/// One rank of a sharded run (summary `ranks`); one entry, rank 0, in one process.
+struct RankStats {
+  int64_t rank = 0;
+  uint64_t rows = 0;  // its contiguous block of the points
+  double build_seconds = 0;
+  uint64_t distance_evals = 0;  // its share of the last timed pass
+  uint64_t bytes_sent = 0;      // handed to the collective transfers
+  uint64_t peak_rss_bytes = 0;
 };
 
 /// One query pass, warm-up or timed, in the order run.
@@ -73,6 +87,8 @@ struct RunResult {
   int64_t tree_depth = 0;
   std::optional<TreeStats> tree_stats;  // tree engine: its shape, build phases and pivots
   uint64_t peak_rss_bytes = 0;          // the process's peak resident set at the end of the run
+  int world_size = 1;                   // processes the rows were sharded over (mpirun -np)
+  std::vector<RankStats> ranks;         // sharded runs: every rank's figures (rank 0 only)
   KnnResult answer;                     // from the last timed pass
   bool approximate = false;             // an approximate budget was on
   // --compare-brute

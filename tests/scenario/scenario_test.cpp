@@ -103,6 +103,7 @@ const std::map<std::string, TableRow>& spec_table() {
       {"scale-residual-128k", {R, 131072, 3, 42, K::generated, 1024, 43, 50, rbf, 512, false}},
       {"scale-residual-256k", {R, 262144, 3, 42, K::generated, 1024, 43, 50, rbf, 512, false}},
       {"scale-residual-1m", {R, 1048576, 3, 42, K::generated, 1024, 43, 50, rbf, 512, false}},
+      {"scale-residual-2m", {R, 2097152, 3, 42, K::generated, 1024, 43, 50, rbf, 512, false}},
       {"tiny-residual", {R, 2048, 3, 42, K::generated, 128, 43, 16, rbf, 64, false}},
       {"tiny-euclid", {E, 4096, 3, 42, K::generated, 256, 43, 16, rbf, 0, false}},
   };
@@ -156,9 +157,11 @@ TEST(BuiltinScenarios, EachParsesToTheSpecTableValues) {
     // The issue-10 scenarios (the whole job, a million points) repeat 3 times, the rest 5.
     // gold-vif-128k (issue 19) is timed once, without a warm-up: the figure is build + query.
     const bool once = name == "gold-vif-128k";
-    EXPECT_EQ(s.repeat, once                                                ? 1u
-                        : name == "gold-vif" || name == "scale-residual-1m" ? 3u
-                                                                            : 5u)
+    EXPECT_EQ(s.repeat,
+              once ? 1u
+              : name == "gold-vif" || name == "scale-residual-1m" || name == "scale-residual-2m"
+                  ? 3u
+                  : 5u)
         << name;
     EXPECT_EQ(s.warmup, once ? 0u : 1u);
     EXPECT_EQ(s.threads, 0);
