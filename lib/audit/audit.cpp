@@ -144,11 +144,7 @@ AuditReport run_audit(const Scenario& scenario_in, const AuditOptions& options) 
   MetricData data;
   if (scenario.metric == MetricKind::residual) {
     progress.status(fmt::format("{}: residual backend (V, p)", scenario.name));
-    ResidualParams params;
-    params.kernel.type = scenario.residual.kernel;
-    params.kernel.variance = scenario.residual.variance;
-    params.kernel.lengthscale = scenario.residual.lengthscale;
-    params.jitter = scenario.residual.jitter;
+    const ResidualParams params = residual_params(scenario.residual);
     data = build_residual(dataset.points, dataset.dim, dataset.inducing, params, threads);
   } else {
     data = make_euclidean(dataset.points, dataset.dim);

@@ -55,6 +55,46 @@ constexpr size_t kShardedQueryRound = 8192;
 
 // run_knn_job over ranks (docs/mpi.md): every rank reads the points, holds and indexes its
 // contiguous block of rows; rank 0 gets the merged answer.
+// The queries the job names: the listed ids of --queries (checked against n), or every point.
+std::vector<int64_t> job_query_ids(const KnnJob& job, size_t n) {
+  std::vector<int64_t> ids;
+  if (job.mode == KnnQueryMode::listed) {
+    const NpyArray q = read_npy(job.queries_path);
+    ids = q.as_i64(job.queries_path + ": --queries");
+    check_query_ids(ids, n, job.queries_path + ": --queries");
+  } else {
+    ids.resize(n);
+    for (size_t i = 0; i < n; ++i) ids[i] = static_cast<int64_t>(i);
+  }
+  return ids;
+}
+
+// The user's V and p as read from --v-matrix and --p-diag (every row); `view` is what
+// residual_from_user_vp checks and uses.
+struct LoadedVp {
+  std::vector<double> v, p;
+  std::vector<size_t> v_shape, p_shape;
+  UserVp view(const KnnJob& job) const {
+    UserVp vp;
+    vp.v = v;
+    vp.v_shape = v_shape;
+    vp.p = p;
+    vp.p_shape = p_shape;
+    vp.v_label = job.v_matrix_path + ": --v-matrix";
+    vp.p_label = job.p_diag_path + ": --p-diag";
+    return vp;
+  }
+};
+
+LoadedVp read_user_vp(const KnnJob& job) {
+  const NpyArray v = read_npy(job.v_matrix_path);
+  const NpyArray p = read_npy(job.p_diag_path);
+  if (v.dtype != NpyDtype::f8 && v.dtype != NpyDtype::f4) {
+    throw InputError(job.v_matrix_path + ": --v-matrix must be float64 or float32");
+  }
+  return {v.as_f64(), p.as_f64(), v.shape, p.shape};
+}
+
 KnnJobResult run_knn_job_sharded(const KnnJob& job, Collective& world) {
   KnnJobResult result;
   const int rank = world.rank(), size = world.size();
@@ -72,15 +112,7 @@ KnnJobResult run_knn_job_sharded(const KnnJob& job, Collective& world) {
   check_k(static_cast<int64_t>(job.k), points.n, "--k");
   const RowRange range = shard_of(points.n, rank, size);
 
-  std::vector<int64_t> query_ids;
-  if (job.mode == KnnQueryMode::listed) {
-    const NpyArray q = read_npy(job.queries_path);
-    query_ids = q.as_i64(job.queries_path + ": --queries");
-    check_query_ids(query_ids, points.n, job.queries_path + ": --queries");
-  } else {
-    query_ids.resize(points.n);
-    for (size_t i = 0; i < points.n; ++i) query_ids[i] = static_cast<int64_t>(i);
-  }
+  std::vector<int64_t> query_ids = job_query_ids(job, points.n);
 
   MetricData data;
   if (job.metric == MetricKind::euclidean) {
@@ -91,20 +123,8 @@ KnnJobResult run_knn_job_sharded(const KnnJob& job, Collective& world) {
   } else if (!job.v_matrix_path.empty()) {
     // The user's V is read whole on every rank (the checks and the warning see all rows), then
     // only this rank's rows are kept.
-    const NpyArray v = read_npy(job.v_matrix_path);
-    const NpyArray p = read_npy(job.p_diag_path);
-    if (v.dtype != NpyDtype::f8 && v.dtype != NpyDtype::f4) {
-      throw InputError(job.v_matrix_path + ": --v-matrix must be float64 or float32");
-    }
-    const std::vector<double> vv = v.as_f64();
-    const std::vector<double> pp = p.as_f64();
-    UserVp vp;
-    vp.v = vv;
-    vp.v_shape = v.shape;
-    vp.p = pp;
-    vp.p_shape = p.shape;
-    vp.v_label = job.v_matrix_path + ": --v-matrix";
-    vp.p_label = job.p_diag_path + ": --p-diag";
+    const LoadedVp loaded = read_user_vp(job);
+    const UserVp vp = loaded.view(job);
     result.load_seconds = seconds_since(t0);
     t0 = Clock::now();
     data = slice_rows(
@@ -219,35 +239,15 @@ KnnJobResult run_knn_job(const KnnJob& job) {
   result.dim = points.dim;
   check_k(static_cast<int64_t>(job.k), points.n, "--k");
 
-  std::vector<int64_t> query_ids;
-  if (job.mode == KnnQueryMode::listed) {
-    const NpyArray q = read_npy(job.queries_path);
-    query_ids = q.as_i64(job.queries_path + ": --queries");
-    check_query_ids(query_ids, points.n, job.queries_path + ": --queries");
-  } else {
-    query_ids.resize(points.n);
-    for (size_t i = 0; i < points.n; ++i) query_ids[i] = static_cast<int64_t>(i);
-  }
+  std::vector<int64_t> query_ids = job_query_ids(job, points.n);
 
   MetricData data;
   if (job.metric == MetricKind::euclidean) {
     data = make_euclidean(points.values, points.dim);
     result.load_seconds = seconds_since(t0);
   } else if (!job.v_matrix_path.empty()) {
-    const NpyArray v = read_npy(job.v_matrix_path);
-    const NpyArray p = read_npy(job.p_diag_path);
-    if (v.dtype != NpyDtype::f8 && v.dtype != NpyDtype::f4) {
-      throw InputError(job.v_matrix_path + ": --v-matrix must be float64 or float32");
-    }
-    const std::vector<double> vv = v.as_f64();
-    const std::vector<double> pp = p.as_f64();
-    UserVp vp;
-    vp.v = vv;
-    vp.v_shape = v.shape;
-    vp.p = pp;
-    vp.p_shape = p.shape;
-    vp.v_label = job.v_matrix_path + ": --v-matrix";
-    vp.p_label = job.p_diag_path + ": --p-diag";
+    const LoadedVp loaded = read_user_vp(job);
+    const UserVp vp = loaded.view(job);
     result.load_seconds = seconds_since(t0);
     t0 = Clock::now();
     data = residual_from_user_vp(points.values, points.dim, vp, job.kernel, &result.warnings);

@@ -132,11 +132,7 @@ PreparedInputs prepare_inputs(const Scenario& scenario, Progress* progress, bool
   if (scenario.metric == MetricKind::residual) {
     show(progress, fmt::format("{}: residual backend (V, p), m = {}", scenario.name,
                                dataset.inducing.size()));
-    ResidualParams params;
-    params.kernel.type = scenario.residual.kernel;
-    params.kernel.variance = scenario.residual.variance;
-    params.kernel.lengthscale = scenario.residual.lengthscale;
-    params.jitter = scenario.residual.jitter;
+    const ResidualParams params = residual_params(scenario.residual);
     t0 = Clock::now();
     in.data = build_residual(dataset.points, dataset.dim, dataset.inducing, params, in.threads);
     in.backend_seconds = seconds_since(t0);

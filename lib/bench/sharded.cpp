@@ -257,11 +257,7 @@ void run_scenario_sharded(RunResult& result, const RunOptions& options, Collecti
   if (scenario.metric == MetricKind::residual) {
     status(
         fmt::format("residual backend (V, p) of rows [{}, {}), m = {}", range.begin, range.end, m));
-    ResidualParams params;
-    params.kernel.type = scenario.residual.kernel;
-    params.kernel.variance = scenario.residual.variance;
-    params.kernel.lengthscale = scenario.residual.lengthscale;
-    params.jitter = scenario.residual.jitter;
+    const ResidualParams params = residual_params(scenario.residual);
     t0 = Clock::now();
     data = build_residual_rows(dataset.points, dataset.dim, dataset.inducing, params, threads,
                                range.begin, range.end);

@@ -589,4 +589,13 @@ std::optional<std::string> builtin_scenario_text(const std::string& name) {
   return std::nullopt;
 }
 
+ResidualParams residual_params(const ResidualSpec& spec) {
+  ResidualParams params;
+  params.kernel.type = spec.kernel;
+  params.kernel.variance = spec.variance;
+  params.kernel.lengthscale = spec.lengthscale;
+  params.jitter = spec.jitter;
+  return params;
+}
+
 }  // namespace ctb

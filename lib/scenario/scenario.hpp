@@ -104,6 +104,10 @@ EngineKnobProblem engine_knob_problem(const Scenario& scenario);
 /// Relative NPY paths inside a file are resolved against the file's directory.
 Scenario load_scenario(const std::string& name_or_path);
 
+/// The backend's parameters for a scenario's residual section (kernel, variance, lengthscale,
+/// jitter): the one mapping run, the sharded run and audit share.
+ResidualParams residual_params(const ResidualSpec& spec);
+
 /// Parses scenario text; `source` names it in errors; `base_dir` resolves relative NPY paths.
 Scenario parse_scenario(const std::string& text, const std::string& source,
                         const std::filesystem::path& base_dir);
