@@ -17,6 +17,7 @@
 #include "data/npy.hpp"
 #include "data/numpy_rng.hpp"
 #include "fmt/format.h"
+#include "tree/hilbert_index.hpp"
 
 namespace ctb {
 namespace {
@@ -136,6 +137,7 @@ KnnJobResult run_knn_job_sharded(const KnnJob& job, Collective& world) {
     const size_t m =
         job.inducing_count_given ? job.inducing_count : std::min(job.inducing_count, points.n);
     BuildSpec spec;
+    spec.pivots = hilbert_pivot_count(points.n, range.size());  // as the build below
     MemoryEstimate e = estimate_memory(range.size(), points.dim, m,
                                        rank == 0 ? query_ids.size() : 0, job.k, true, spec);
     const auto host = static_cast<uint64_t>(std::max(1, world.local_size()));
@@ -169,6 +171,9 @@ KnnJobResult run_knn_job_sharded(const KnnJob& job, Collective& world) {
     int64_t depth = 0;
     BuildSpec build;
     build.strategy = job.build_strategy;
+    // A shard gets the pivot-row budget of one process over all points (hilbert_index.hpp).
+    if (job.metric == MetricKind::residual)
+      build.pivots = hilbert_pivot_count(points.n, range.size());
     tree = build_index_engine(data, result.engine, build, threads, &batches, &depth);
     result.build_seconds = seconds_since(t0);
   }
@@ -196,15 +201,16 @@ KnnJobResult run_knn_job_sharded(const KnnJob& job, Collective& world) {
     SharedQueries shared;
     share_query_rows(world, data, range, std::span<const int64_t>(query_ids).subspan(lo, hi - lo),
                      nullptr, shared);
-    const KnnResult merged = answer_sharded(world, shared.rows, range, job.k, predecessor,
-                                            [&](std::span<const QueryRow> qs) {
-                                              if (result.engine == Engine::brute)
-                                                return brute_force_knn(data, qs, brute);
-                                              QueryCounters c;
-                                              KnnResult r = query_tree_engine(*tree, qs, knobs, &c);
-                                              local += c;
-                                              return r;
-                                            });
+    const KnnResult merged =
+        answer_sharded(world, shared.rows, range, points.n, job.k, predecessor,
+                       [&](std::span<const QueryRow> qs, std::span<const double> bounds) {
+                         if (result.engine == Engine::brute)
+                           return brute_force_knn(data, qs, brute);
+                         QueryCounters c;
+                         KnnResult r = query_tree_engine(*tree, qs, knobs, &c, nullptr, bounds);
+                         local += c;
+                         return r;
+                       });
     if (rank == 0) {
       std::copy(merged.indices.begin(), merged.indices.end(),
                 result.answer.indices.begin() + static_cast<ptrdiff_t>(lo * job.k));

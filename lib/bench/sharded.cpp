@@ -14,6 +14,7 @@
 #include "fmt/format.h"
 #include "scenario/dataset.hpp"
 #include "search/brute_force.hpp"
+#include "tree/hilbert_index.hpp"
 
 namespace ctb {
 namespace {
@@ -145,6 +146,34 @@ std::vector<size_t> queries_with_rows(std::span<const QueryRow> queries, RowRang
   return active;
 }
 
+int query_owner(const QueryRow& q, size_t i, size_t n, int size) {
+  if (q.id < 0) return static_cast<int>(i % static_cast<size_t>(std::max(1, size)));
+  // The inverse of shard_of: the first n % size ranks hold base + 1 rows.
+  const auto s = static_cast<size_t>(std::max(1, size));
+  const size_t base = n / s, extra = n % s, id = static_cast<size_t>(q.id);
+  const size_t wide = extra * (base + 1);
+  return static_cast<int>(id < wide ? id / (base + 1)
+                                    : extra + (id - wide) / std::max<size_t>(1, base));
+}
+
+std::vector<double> share_owner_kth(Collective& world, size_t n_queries,
+                                    std::span<const size_t> owned, const KnnResult& answers) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  std::vector<double> mine(n_queries, kInf);
+  const size_t k = answers.k;
+  for (size_t j = 0; j < owned.size(); ++j) {
+    if (answers.indices[j * k + k - 1] >= 0) mine[owned[j]] = answers.distances[j * k + k - 1];
+  }
+  const std::vector<uint8_t> all = world.allgather(as_bytes_of(std::span<const double>(mine)));
+  std::vector<double> kth(n_queries, kInf);
+  for (size_t at = 0; at + n_queries * sizeof(double) <= all.size();
+       at += n_queries * sizeof(double)) {
+    const std::vector<double> theirs = from_bytes<double>(all, at, n_queries);
+    for (size_t i = 0; i < n_queries; ++i) kth[i] = std::min(kth[i], theirs[i]);
+  }
+  return kth;
+}
+
 KnnResult merge_knn(Collective& world, const KnnResult& local) {
   const size_t nq = local.n_queries, k = local.k;
   std::vector<uint8_t> mine(nq * k * 16);
@@ -238,10 +267,13 @@ void run_scenario_sharded(RunResult& result, const RunOptions& options, Collecti
   }
   const RowRange range = shard_of(dataset.n, rank, size);
   const size_t m = scenario.metric == MetricKind::residual ? dataset.inducing.size() : 0;
+  BuildSpec build = scenario.build;
+  const bool auto_pivots = build.pivots == 0 && scenario.metric == MetricKind::residual;
+  if (auto_pivots) build.pivots = hilbert_pivot_count(dataset.n, range.size());
   {
     // This rank's rows and every query's row, times the ranks sharing this host's memory.
     MemoryEstimate e = estimate_memory(range.size(), dataset.dim, m, dataset.n_queries(),
-                                       scenario.k, engine != Engine::brute, scenario.build);
+                                       scenario.k, engine != Engine::brute, build);
     e.metric_bytes += dataset.n_queries() * ((m + 7) / 8 * 8 + dataset.dim + 2) * 8;
     const auto host = static_cast<uint64_t>(std::max(1, world.local_size()));
     e.metric_bytes *= host;
@@ -285,10 +317,17 @@ void run_scenario_sharded(RunResult& result, const RunOptions& options, Collecti
     status(fmt::format("building the {} index over rows [{}, {})", to_string(engine), range.begin,
                        range.end));
     t0 = Clock::now();
-    tree = build_index_engine(data, engine, scenario.build, threads, &result.build_batches,
-                              &result.tree_depth);
+    tree =
+        build_index_engine(data, engine, build, threads, &result.build_batches, &result.tree_depth);
     result.build_seconds = seconds_since(t0);
     result.tree_stats = tree_engine_stats(*tree);
+    if (auto_pivots && tree_engine_pivot_index(*tree) != nullptr) {
+      result.tree_stats->pivot_rule = fmt::format(
+          "auto, sharded: the pivot-row budget of one process over N = {} (P x rows as N / 16 "
+          "within [64, 2048] x N), at most a quarter of this rank's {} rows, within 2 GiB -> {} "
+          "pivots",
+          dataset.n, range.size(), build.pivots);
+    }
   }
   const double my_build_seconds = result.build_seconds;
   if (options.fail_rank == rank) {
@@ -311,10 +350,14 @@ void run_scenario_sharded(RunResult& result, const RunOptions& options, Collecti
     const auto start = Clock::now();
     QueryCounters local;
     KnnResult merged =
-        answer_sharded(world, queries, range, k, predecessor, [&](std::span<const QueryRow> qs) {
-          if (use_brute) return brute_force_knn(data, qs, brute);
-          return query_tree_engine(*tree, qs, knobs, &local);
-        });
+        answer_sharded(world, queries, range, dataset.n, k, predecessor,
+                       [&](std::span<const QueryRow> qs, std::span<const double> bounds) {
+                         if (use_brute) return brute_force_knn(data, qs, brute);
+                         QueryCounters c;
+                         KnnResult r = query_tree_engine(*tree, qs, knobs, &c, nullptr, bounds);
+                         local += c;
+                         return r;
+                       });
     const double seconds = seconds_since(start);
     local.queries = queries.size();
     if (counters != nullptr) {

@@ -59,11 +59,20 @@ std::vector<size_t> queries_with_rows(std::span<const QueryRow> queries, RowRang
 /// mode) -1 (matches none). Ties keep their order: local = global - range.begin.
 QueryRow local_query(const QueryRow& q, RowRange range, bool predecessor);
 
-/// Answers `queries` over this rank's rows with `local` (called on the admissible subset
-/// only), and merges every rank's k best into rank 0's result (the others get an empty one).
+/// The rank that answers query i first (phase 1 of answer_sharded): the holder of its row, or
+/// for a fresh point (id -1) rank i % size.
+int query_owner(const QueryRow& q, size_t i, size_t n, int size);
+
+/// Answers `queries` over this rank's rows and merges every rank's k best into rank 0's result
+/// (the others get an empty one), in two phases. Phase 1: each rank answers the queries it owns
+/// (query_owner); their k-th distances are shared. Phase 2: each rank answers the others' queries
+/// under the owner's k-th distance as a known bound (`local`'s second argument; +inf = none), so
+/// an index skips the seeds and prunes from the start: a query's fixed cost is paid once, not
+/// once per rank. `local(rows, bounds)` is called with the admissible subset only, and may
+/// ignore the bounds (the brute force does).
 template <class Local>
 KnnResult answer_sharded(Collective& world, std::span<const QueryRow> queries, RowRange range,
-                         size_t k, bool predecessor, Local&& local);
+                         size_t n, size_t k, bool predecessor, Local&& local);
 
 /// Rank 0: per query, the k best (distance, id) of all ranks' rows (each rank's `local` row
 /// sorted, -1 / +inf padded), exactly as one process's TopK over all rows. Others: empty.
@@ -81,24 +90,45 @@ void run_scenario_sharded(RunResult& result, const RunOptions& options, Collecti
 
 // --- template -------------------------------------------------------------------------------
 
+/// The owners' k-th distances of phase 1 (`answers` holds this rank's rows for `owned`), shared
+/// with every rank: +inf where the owner has fewer than k.
+std::vector<double> share_owner_kth(Collective& world, size_t n_queries,
+                                    std::span<const size_t> owned, const KnnResult& answers);
+
 template <class Local>
 KnnResult answer_sharded(Collective& world, std::span<const QueryRow> queries, RowRange range,
-                         size_t k, bool predecessor, Local&& local) {
+                         size_t n, size_t k, bool predecessor, Local&& local) {
   const std::vector<size_t> active = queries_with_rows(queries, range, predecessor);
-  std::vector<QueryRow> rows;
-  rows.reserve(active.size());
-  for (const size_t i : active) rows.push_back(local_query(queries[i], range, predecessor));
-  KnnResult part = rows.empty() ? KnnResult{} : local(std::span<const QueryRow>(rows));
+  std::vector<size_t> owned, others;
+  for (const size_t i : active)
+    (query_owner(queries[i], i, n, world.size()) == world.rank() ? owned : others).push_back(i);
+  const auto answer = [&](const std::vector<size_t>& which, std::span<const double> bounds) {
+    std::vector<QueryRow> rows;
+    rows.reserve(which.size());
+    for (const size_t i : which) rows.push_back(local_query(queries[i], range, predecessor));
+    return rows.empty() ? KnnResult{} : local(std::span<const QueryRow>(rows), bounds);
+  };
+  const KnnResult first = answer(owned, {});
+  const std::vector<double> owner_kth = share_owner_kth(world, queries.size(), owned, first);
+  std::vector<double> bounds;
+  bounds.reserve(others.size());
+  for (const size_t i : others) bounds.push_back(owner_kth[i]);
+  const KnnResult second = answer(others, bounds);
+
   KnnResult mine;
   mine.resize(queries.size(), k);
   const auto base = static_cast<int64_t>(range.begin);
-  for (size_t j = 0; j < active.size(); ++j) {
-    for (size_t c = 0; c < k; ++c) {
-      const int64_t id = part.indices[j * k + c];
-      mine.indices[active[j] * k + c] = id < 0 ? id : id + base;  // back to global ids
-      mine.distances[active[j] * k + c] = part.distances[j * k + c];
+  const auto place = [&](const std::vector<size_t>& which, const KnnResult& part) {
+    for (size_t j = 0; j < which.size(); ++j) {
+      for (size_t c = 0; c < k; ++c) {
+        const int64_t id = part.indices[j * k + c];
+        mine.indices[which[j] * k + c] = id < 0 ? id : id + base;  // back to global ids
+        mine.distances[which[j] * k + c] = part.distances[j * k + c];
+      }
     }
-  }
+  };
+  place(owned, first);
+  place(others, second);
   return merge_knn(world, mine);
 }
 

@@ -176,9 +176,11 @@ TreeStats tree_engine_stats(const TreeEngine& engine) {
 
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
                             const TreeQueryKnobs& knobs, QueryCounters* counters,
-                            std::vector<uint64_t>* per_query_evals) {
+                            std::vector<uint64_t>* per_query_evals,
+                            std::span<const double> kth_bound) {
   if (engine.pivot) {
     HilbertSearchOptions o = hilbert_search_options(knobs);
+    o.kth_bound = kth_bound;
     if (per_query_evals != nullptr) {
       per_query_evals->assign(queries.size(), 0);
       o.per_query_evals = per_query_evals->data();

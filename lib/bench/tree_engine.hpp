@@ -70,9 +70,12 @@ TreeStats tree_engine_stats(const TreeEngine& engine);
 /// Exact k-NN (unless an approximate knob is on) of `queries` on the built tree. With
 /// `per_query_evals`, also each query's distance evaluations (resized to the query count; the
 /// entries sum to counters->distance_evals), collected inside the one pass, not by re-querying.
+/// `kth_bound` (optional, one per query): a known upper bound on each k-th distance, from
+/// another shard (HilbertSearchOptions::kth_bound); the pivot index uses it, others ignore it.
 KnnResult query_tree_engine(const TreeEngine& engine, std::span<const QueryRow> queries,
                             const TreeQueryKnobs& knobs, QueryCounters* counters,
-                            std::vector<uint64_t>* per_query_evals = nullptr);
+                            std::vector<uint64_t>* per_query_evals = nullptr,
+                            std::span<const double> kth_bound = {});
 
 // --- Engines by name (query.engine): the index that answers, and its whole build. -----------
 

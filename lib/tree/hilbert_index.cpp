@@ -76,6 +76,14 @@ size_t hilbert_pivot_count(size_t n) {
   return std::min(p, n);
 }
 
+size_t hilbert_pivot_count(size_t n, size_t rows) {
+  if (rows == 0 || rows >= n) return hilbert_pivot_count(std::max(n, rows));
+  const size_t budget = hilbert_pivot_count(n) * n;  // int16 entries one process would hold
+  size_t p = std::max<size_t>(64, std::min(budget / rows, rows / 4)) / 32 * 32;
+  while (p > 32 && p * rows * sizeof(int16_t) > kMaxRowBytes) p -= 32;
+  return std::clamp<size_t>(p, 1, rows);
+}
+
 size_t HilbertIndex::memory_bytes() const {
   return order.size() * 4 + position.size() * 4 + pivot_row.size() * 4 + gram.size() * 8 +
          pivot_inv_sqrt_p.size() * 8 + rho.size() * 2 + (group_lo.size() + group_hi.size()) * 2 +

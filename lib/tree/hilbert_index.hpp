@@ -30,6 +30,13 @@ struct HilbertIndexParams {
 /// fit 2 GiB of quantised rows (2 bytes per pivot and point); never more than N.
 size_t hilbert_pivot_count(size_t n);
 
+/// The rule for a shard of `rows` of a data set of n points (docs/mpi.md): the shard gets the
+/// pivot-row budget one process spends on the whole set (P x rows up to hilbert_pivot_count(n)
+/// x n int16 entries, so the same memory and build work per rank), at most a quarter of its
+/// rows, within the 2 GiB cap. A shard holds fewer rows, so its pivots are denser, which is what
+/// pays: both ranks bound every query, and a denser pivot set leaves fewer points live.
+size_t hilbert_pivot_count(size_t n, size_t rows);
+
 /// Signed correlations are stored as int16: rho ~ q / kRhoScale, |rho - q / kRhoScale| <=
 /// kRhoStep (half a step, plus the rounding of the product).
 inline constexpr double kRhoScale = 32767.0;
@@ -85,6 +92,11 @@ struct HilbertSearchOptions {
   double inject_slowdown = 1.0;  // perf-gate self-test: repeat the distance work
   const CancelToken* cancel = nullptr;
   uint64_t* per_query_evals = nullptr;  // optional, queries.size() entries
+  // Optional, queries.size() entries: an upper bound on each query's k-th distance known from
+  // elsewhere (another shard's answer; +inf = none). A bounded query skips the seeds; its answer
+  // holds every row of its true top k within the bound (rows beyond it may be left out, -1 /
+  // +inf padded): all a merge with the other answer needs.
+  std::span<const double> kth_bound;
 };
 
 /// What the plan step did in one call (the summary's `plan`).

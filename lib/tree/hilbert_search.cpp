@@ -33,8 +33,13 @@ constexpr size_t kQueryChunk = 16;  // queries per parallel task (neighbours in 
 constexpr size_t kMaxPivots = 64;   // bound_pivots cap (the small dense algebra is n^2, n^3)
 constexpr double kEps = 2.3e-16;    // 2^-52 with a margin: one rounding of a double
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr size_t kFixedQueryCost = 8000;  // the plan's fixed per-query cost (see hilbert_knn)
-constexpr size_t kProbes = 32;            // queries the batch plan probes the index with
+// The plan's cost model (see hilbert_knn), in nanoseconds of one core, counted work only.
+constexpr double kFixedQueryNs = 45000.0;  // k-d searches, pivot correlations, the bound algebra
+constexpr double kBoundEvalNs = 12.0;      // one bound evaluation (box or point form)
+constexpr double kGatheredRows = 5.0;      // a gathered evaluation costs ~5 scanned ones (§12)
+// One scanned row of rank m in the blocked scan: ~m / 40 ns plus the finish.
+double scan_row_ns(size_t m) { return 2.0 + static_cast<double>(m) / 40.0; }
+constexpr size_t kProbes = 32;  // queries the batch plan probes the index with
 
 struct Candidate {
   double margin;  // bound minus the admission threshold's rho-independent part
@@ -75,6 +80,7 @@ struct Scratch {
   // Full form, per query: M = L^-1, and per row i of M: sum |M_ia| (m1), sum |M_ia| e_a (me),
   // sum |M_ia| t_a (mt); wres = M (r_q - G beta).
   std::vector<double> M, m1, me, mt, wres;
+  std::vector<double> gm;     // G M^T (the check of M G M^T - I)
   std::vector<double> R, Cm;  // per group: the survivors' rows (n x 64) and M R
   FullSums sums;
   std::vector<double> acc_hi, acc_lo;
@@ -82,6 +88,7 @@ struct Scratch {
   std::vector<Candidate> cands;
   std::vector<Survivor> cheap;  // the cheap form's survivors, in position order
   std::vector<size_t> scan;     // queries handed to the blocked scan
+  double bound = kInf;          // the query's known k-th distance bound (kth_bound)
   QueryCounters counters;
 };
 
@@ -206,10 +213,12 @@ class Searcher {
            size_t scan_after)
       : ix_(ix), data_(data), o_(o), scan_after_(scan_after) {}
 
-  // Answers q into s.topk; false = hand it to the blocked scan (why in `reason`).
-  bool search(const QueryRow& q, Scratch& s, int& reason) const {
+  // Answers q into s.topk; false = hand it to the blocked scan (why in `reason`). `bound`: a
+  // known upper bound on q's k-th distance (+inf = none; then the seeds make one).
+  bool search(const QueryRow& q, double bound, Scratch& s, int& reason) const {
     QueryCounters& ct = s.counters;
     s.topk.reset(o_.k);
+    s.bound = bound;
     if (++s.stamp == 0) {
       std::fill(s.mark.begin(), s.mark.end(), 0u);
       s.stamp = 1;
@@ -223,10 +232,11 @@ class Searcher {
     }
     const auto admissible = [&](size_t row) { return !pred || data_.ids[row] < q.id; };
 
-    // 1. Seeds.
+    // 1. Seeds (not needed under a known bound).
     uint64_t evals = 0;
     size_t want = std::min(n, std::max(o_.seed_rows, o_.k));
-    for (size_t grow = 0; grow < 3 && !s.topk.full(); ++grow, want = std::min(n, want * 2)) {
+    for (size_t grow = 0; grow < 3 && !s.topk.full() && bound == kInf;
+         ++grow, want = std::min(n, want * 2)) {
       s.near.resize(want);
       s.near_d2.resize(want);
       const size_t got = nearest_by_coords(ix_.coords->all_nodes(), q.coords, want, s.near.data(),
@@ -243,7 +253,7 @@ class Searcher {
       ct.seed_evals += s.tile.size();
       if (want == n) break;
     }
-    if (!s.topk.full()) {
+    if (!s.topk.full() && bound == kInf) {
       ct.distance_evals += evals;
       reason = 2;
       return false;
@@ -277,7 +287,7 @@ class Searcher {
       }
       // The same bits as distances_to_rows: the kernel's own finish of this rho.
       const double d = std::sqrt(std::max(0.0, 1.0 - std::abs(s.piv_rho[i])));
-      if (s.topk.push(d, data_.ids[row])) ++ct.yields;
+      if (d <= s.bound && s.topk.push(d, data_.ids[row])) ++ct.yields;
     }
     s.piv_order.resize(gotp);
     std::iota(s.piv_order.begin(), s.piv_order.end(), size_t{0});
@@ -301,7 +311,7 @@ class Searcher {
     });
     size_t next = 0;
     while (next < s.cands.size()) {
-      const double thr = threshold(s.topk.kth());
+      const double thr = threshold(kth_now(s));
       s.tile.clear();
       while (next < s.cands.size() && s.tile.size() < kTile) {
         const Candidate& c = s.cands[next++];
@@ -324,6 +334,9 @@ class Searcher {
     return kth == kInf ? -kInf : 1.0 - kth * kth * (1.0 + 4.0 * kEps) - 1e-12;
   }
 
+  // The k-th distance a row must reach: this query's own, or the known bound when tighter.
+  static double kth_now(const Scratch& s) { return std::min(s.topk.kth(), s.bound); }
+
   void evaluate(const QueryRow& q, Scratch& s, size_t count) const {
     if (count == 0) return;
     if (s.tile_d.size() < count) s.tile_d.resize(count);
@@ -333,7 +346,7 @@ class Searcher {
     for (size_t i = 0; i < count; ++i) {
       const auto row = static_cast<size_t>(s.tile[i]);
       s.mark[row] = s.stamp;
-      if (s.topk.push(s.tile_d[i], data_.ids[row])) ++s.counters.yields;
+      if (s.tile_d[i] <= s.bound && s.topk.push(s.tile_d[i], data_.ids[row])) ++s.counters.yields;
     }
   }
 
@@ -413,16 +426,21 @@ class Searcher {
         s.wres[i] += mv * s.res[a2];
       }
     for (size_t i = 0; i < nb; ++i) qb.m1max = std::max(qb.m1max, s.m1[i]);
-    // |M G M^T - I|_F, plus the rounding of computing it (2 n eps m1_i m1_j per entry).
+    // |M G M^T - I|_F, plus the rounding of computing it (2 n eps m1_i m1_j per entry: T = G M^T
+    // errs by n eps m1_j per entry and M T adds as much again), as M (G M^T): n^3, not n^4.
+    std::vector<double>& T = s.gm;
+    T.resize(nb * nb);
+    for (size_t a2 = 0; a2 < nb; ++a2)
+      for (size_t j = 0; j < nb; ++j) {
+        double gm = 0.0;
+        for (size_t b2 = 0; b2 <= j; ++b2) gm += s.gsub[a2 * nb + b2] * s.M[j * nb + b2];
+        T[a2 * nb + j] = gm;
+      }
     double fro = 0.0;
     for (size_t i = 0; i < nb; ++i)
       for (size_t j = 0; j < nb; ++j) {
         double v = 0.0;
-        for (size_t a2 = 0; a2 <= i; ++a2) {
-          double gm = 0.0;
-          for (size_t b2 = 0; b2 <= j; ++b2) gm += s.gsub[a2 * nb + b2] * s.M[j * nb + b2];
-          v += s.M[i * nb + a2] * gm;
-        }
+        for (size_t a2 = 0; a2 <= i; ++a2) v += s.M[i * nb + a2] * T[a2 * nb + j];
         if (i == j) v -= 1.0;
         fro += v * v;
       }
@@ -441,7 +459,7 @@ class Searcher {
     QueryCounters& ct = s.counters;
     const size_t nb = s.nb;
     const double* by = s.y.data();  // beta / kRhoScale
-    const double thr0 = threshold(s.topk.kth());
+    const double thr0 = threshold(kth_now(s));
     const double sp = qb.s_plus, c = qb.cq;
     s.cands.clear();
     // Super groups.
@@ -587,25 +605,40 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
   const size_t scan_after =
       options.scan_after > 0 ? options.scan_after : std::max<size_t>(64, n / 5);
   const Searcher searcher(ix, data, options, scan_after);
-  // The batch plan: a query through the index costs its seeds, pivots and ~2k candidates as
-  // gathered evaluations (~5 block-kernel ones each, spec §12) plus a fixed part (the k-d tree
-  // searches, the n^3 algebra of the bound, the coarse pass), ~8,000 block-kernel evaluations
-  // (calibrated with `run --compare-brute` on fixture4096 and gold32k: the index costs 4x and
-  // 0.42x of a 4,096- and a 32,768-row scan). When that is not below a scan of every row, the
-  // whole batch is scanned. A disabled scan (scan_after = max) keeps every query on the index.
-  const size_t index_cost =
-      5 * (options.seed_rows + options.pivot_candidates + 2 * options.k) + kFixedQueryCost;
+  // The batch plan, in counted nanoseconds of one core: a query through the index costs a fixed
+  // part (the k-d searches, the pivot correlations, the bound's n^3 algebra), its bound
+  // evaluations and its gathered evaluations (~5 scanned rows each, spec §12), plus a scan when
+  // it is handed on; a scan costs n rows. Calibrated with `run --compare-brute` and the plan off
+  // (single thread, Zen 5), rbf m = 512: the index costs 137, 134, 139, 190 us per query at
+  // N = 8k, 16k, 32k, 64k against scans of 127, 245, 481, 971 us; m = 64: 63 and 84 us at 4k and
+  // 16k against 26 and 76 us. The model gives 146, 124, 111, 133 and 79, 97 us against scans of
+  // 121, 242, 485, 970 and 15, 59 us: every choice right. When even a query with no bound work
+  // is not below a scan of every row, the whole batch is scanned. A disabled scan
+  // (scan_after = max) keeps every query on the index.
+  const double row_ns = scan_row_ns(data.rank);
+  const double min_index_ns =
+      kGatheredRows * row_ns *
+          static_cast<double>(options.seed_rows + options.pivot_candidates + 2 * options.k) +
+      kFixedQueryNs;
   const bool scan_all = options.plan_batch &&
-                        options.scan_after != std::numeric_limits<size_t>::max() && index_cost >= n;
-  // Queries in the Hilbert order of their own point (fresh points after, in input order):
-  // neighbours in a task share pivots, groups and rows in cache.
+                        options.scan_after != std::numeric_limits<size_t>::max() &&
+                        min_index_ns >= row_ns * static_cast<double>(n);
+  // Queries in the Hilbert order of their own point (a fresh point, or another shard's, at its
+  // nearest pivot's): neighbours in a task share pivots, groups and rows in cache.
   std::vector<size_t> order(queries.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::vector<int64_t> key(queries.size());
   for (size_t i = 0; i < queries.size(); ++i) {
     const int64_t id = queries[i].id;
-    key[i] = id >= 0 && id < static_cast<int64_t>(n) ? ix.position[static_cast<size_t>(id)]
-                                                     : static_cast<int64_t>(n + i);
+    if (id >= 0 && id < static_cast<int64_t>(n)) {
+      key[i] = ix.position[static_cast<size_t>(id)];
+      continue;
+    }
+    size_t pivot = 0;
+    double d2 = 0.0;
+    const size_t got = nearest_by_coords(ix.coords->pivots(), queries[i].coords, 1, &pivot, &d2);
+    key[i] = got == 1 ? ix.position[static_cast<size_t>(ix.pivot_row[pivot])]
+                      : static_cast<int64_t>(n + i);
   }
   std::sort(order.begin(), order.end(),
             [&](size_t a, size_t b) { return key[a] != key[b] ? key[a] < key[b] : a < b; });
@@ -615,13 +648,13 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
       scan_all ? 0 : static_cast<size_t>(std::min<size_t>(threads, queries.size())));
   for (Scratch& s : scratch) s.mark.assign(n, 0);
   std::vector<uint8_t> reason(queries.size(), 4);
-  // Each query's counted cost in block-kernel evaluations (the plan's model): gathered
-  // evaluations x 5, bound evaluations x 2, the fixed part; plus a scan if it got one.
+  // Each query's counted cost in the plan's model (ns): its gathered and bound evaluations, the
+  // fixed part, plus a scan if it got one.
   std::vector<double> cost(queries.size(), 0.0);
   const auto scan_cost = [&](size_t qi) {
     const int64_t id = queries[qi].id;
-    return options.predecessor ? static_cast<double>(std::clamp<int64_t>(id, 0, n))
-                               : static_cast<double>(n);
+    return row_ns * (options.predecessor ? static_cast<double>(std::clamp<int64_t>(id, 0, n))
+                                         : static_cast<double>(n));
   };
   // Answers the queries list[0, count) through the index (those it hands on are queued).
   const auto run_index = [&](const size_t* list, size_t count) {
@@ -633,7 +666,8 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
         const size_t qi = list[i];
         const uint64_t evals0 = s.counters.distance_evals, bound0 = s.counters.bound_evals;
         int why = 0;
-        if (searcher.search(queries[qi], s, why)) {
+        const double bound = options.kth_bound.empty() ? kInf : options.kth_bound[qi];
+        if (searcher.search(queries[qi], bound, s, why)) {
           s.topk.write(out, qi);
         } else {
           s.scan.push_back(qi);
@@ -641,9 +675,9 @@ KnnResult hilbert_knn(const HilbertIndex& ix, const MetricData& data,
           cost[qi] += scan_cost(qi);
         }
         const uint64_t evals = s.counters.distance_evals - evals0;
-        cost[qi] += 5.0 * static_cast<double>(evals) +
-                    2.0 * static_cast<double>(s.counters.bound_evals - bound0) +
-                    static_cast<double>(kFixedQueryCost);
+        cost[qi] += kGatheredRows * row_ns * static_cast<double>(evals) +
+                    kBoundEvalNs * static_cast<double>(s.counters.bound_evals - bound0) +
+                    kFixedQueryNs;
         if (options.per_query_evals) options.per_query_evals[qi] = evals;
       }
     });

@@ -251,7 +251,9 @@ namespace {
 // that is cheaper by its counted cost: exact either way, the same choice and counters on any
 // thread count, and a scan for a batch this small whatever the probes say.
 TEST(HilbertIndex, BatchPlanIsExactAndThreadIndependent) {
-  const MetricData data = make_residual(9000, 2, 8, Shape::normal, KernelType::rbf, 64);
+  // m = 256: a scanned row costs enough that the index can pay at 9,000 rows (at m = 64 the
+  // plan's model scans the whole batch, as measured).
+  const MetricData data = make_residual(9000, 2, 8, Shape::normal, KernelType::rbf, 256);
   HilbertIndexParams hp;
   hp.threads = 2;
   const HilbertIndex ix = build_hilbert_index(data, hp);
@@ -276,6 +278,91 @@ TEST(HilbertIndex, BatchPlanIsExactAndThreadIndependent) {
     EXPECT_EQ(p1.scan_queries, p2.scan_queries);
     EXPECT_EQ(p1.index_queries + p1.scan_queries, queries.size());
     EXPECT_GE(p1.index_queries, 16u);  // the probes themselves (most answered by the index)
+  }
+}
+
+// The plan's model at small N: below the crossover (a few thousand rows of m = 64) the whole
+// batch is scanned; at m = 512 and 16k rows the queries go through the index (the plan chose
+// a scan there until its model was calibrated, and the index was twice as fast).
+TEST(HilbertIndex, BatchPlanScansOnlyBelowTheCrossover) {
+  const auto plan_of = [](size_t n, size_t m) {
+    const MetricData data = make_residual(n, 3, 21, Shape::normal, KernelType::rbf, m);
+    HilbertIndexParams hp;
+    hp.threads = 2;
+    const HilbertIndex ix = build_hilbert_index(data, hp);
+    const std::vector<QueryRow> queries = point_queries(data, 256);
+    HilbertSearchOptions o;
+    o.k = 50;
+    o.threads = 2;
+    HilbertPlan plan;
+    const KnnResult r = hilbert_knn(ix, data, queries, o, nullptr, &plan);
+    BruteForceOptions bf;
+    bf.k = 50;
+    expect_same_answer(r, brute_force_knn(data, queries, bf), "n=" + std::to_string(n));
+    return plan;
+  };
+  const HilbertPlan small = plan_of(2048, 64);
+  EXPECT_EQ(small.scan_batch, small.scan_queries);
+  EXPECT_EQ(small.index_queries, 0u);
+  const HilbertPlan large = plan_of(16384, 512);
+  EXPECT_EQ(large.scan_batch, 0u);
+  EXPECT_GT(large.index_queries, large.scan_queries);
+}
+
+// A query bounded by another shard's k-th distance (kth_bound) skips the seeds and returns, of
+// its true top k, every row within the bound (the scan fallback returns all k): merged with the
+// other answer, that is the exact top k.
+TEST(HilbertIndex, BoundedQueriesReturnTheirTopKWithinTheBound) {
+  const MetricData data = make_residual(5000, 2, 31, Shape::normal, KernelType::rbf, 48);
+  HilbertIndexParams hp;
+  hp.threads = 2;
+  const HilbertIndex ix = build_hilbert_index(data, hp);
+  const std::vector<QueryRow> queries = point_queries(data, 300);
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  constexpr size_t k = 12;
+  for (bool pred : {false, true}) {
+    BruteForceOptions bf;
+    bf.k = k;
+    bf.predecessor = pred;
+    const KnnResult truth = brute_force_knn(data, queries, bf);
+    // Bounds around each true k-th distance: at it, above it, at the middle slot, below that,
+    // none.
+    std::vector<double> bound(queries.size());
+    size_t unbounded = 0;
+    for (size_t q = 0; q < queries.size(); ++q) {
+      const double kth = truth.distances[q * k + k - 1], mid = truth.distances[q * k + k / 2];
+      const double choices[] = {kth, kth * 1.05 + 1e-3, mid, 0.5 * mid, kInf};
+      bound[q] = choices[q % 5];
+      if (bound[q] == kInf) ++unbounded;
+    }
+    HilbertSearchOptions o;
+    o.k = k;
+    o.predecessor = pred;
+    o.threads = 2;
+    o.plan_batch = false;
+    o.kth_bound = bound;
+    QueryCounters c;
+    const KnnResult got = hilbert_knn(ix, data, queries, o, &c);
+    size_t partial = 0;
+    for (size_t q = 0; q < queries.size(); ++q) {
+      const std::string w = "pred=" + std::to_string(pred) + " q=" + std::to_string(q);
+      size_t within = 0, have = 0;
+      for (size_t i = 0; i < k; ++i) {
+        if (truth.indices[q * k + i] >= 0 && truth.distances[q * k + i] <= bound[q]) ++within;
+        if (got.indices[q * k + i] >= 0) ++have;
+      }
+      // A prefix of the true top k (ties by index), holding at least every row within the bound.
+      ASSERT_GE(have, within) << w;
+      for (size_t i = 0; i < have; ++i) {
+        ASSERT_EQ(got.indices[q * k + i], truth.indices[q * k + i]) << w << " slot " << i;
+        ASSERT_LE(std::fabs(got.distances[q * k + i] - truth.distances[q * k + i]), 1e-12) << w;
+      }
+      if (have < k) ++partial;
+    }
+    EXPECT_GT(partial, 0u) << "the tight bounds should leave rows out";
+    // Only the unbounded fifth seeds (at most 3 growing rounds of seed_rows each).
+    EXPECT_LE(c.seed_evals, unbounded * 128 * 7);
+    EXPECT_GT(c.seed_evals, 0u);
   }
 }
 
