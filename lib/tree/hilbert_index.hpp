@@ -97,6 +97,11 @@ struct HilbertSearchOptions {
   // holds every row of its true top k within the bound (rows beyond it may be left out, -1 /
   // +inf padded): all a merge with the other answer needs.
   std::span<const double> kth_bound;
+  // A bounded query starts from a k-th distance as tight as a seeded one, so its pivots only
+  // bound: fewer of them cost less algebra than they lose in pruning (2-rank gold32k: 12 / 8
+  // gave 12.7-12.8k q/s against 11.9-12.1k with 24 / 16, and 16 / 10 12.5-12.9k).
+  size_t bounded_pivot_candidates = 12;  // pivot_candidates of a bounded query
+  size_t bounded_bound_pivots = 8;       // bound_pivots of a bounded query
 };
 
 /// What the plan step did in one call (the summary's `plan`).

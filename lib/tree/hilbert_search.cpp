@@ -260,7 +260,9 @@ class Searcher {
     }
 
     // 2. Pivots: signed rho to the Euclidean-nearest ones (they are rows: offered too).
-    const size_t C = std::min(ix_.pivots, std::max<size_t>(1, o_.pivot_candidates));
+    const bool bounded = bound < kInf;
+    const size_t C = std::min(ix_.pivots, std::max<size_t>(1, bounded ? o_.bounded_pivot_candidates
+                                                                      : o_.pivot_candidates));
     s.near.resize(C);
     s.near_d2.resize(C);
     const size_t gotp =
@@ -295,7 +297,9 @@ class Searcher {
       const double ra = std::abs(s.piv_rho[a]), rb = std::abs(s.piv_rho[b]);
       return ra != rb ? ra > rb : a < b;
     });
-    const size_t nb = std::min({gotp, std::max<size_t>(1, o_.bound_pivots), kMaxPivots});
+    const size_t nb =
+        std::min({gotp, std::max<size_t>(1, bounded ? o_.bounded_bound_pivots : o_.bound_pivots),
+                  kMaxPivots});
     QueryBound qb = setup_bound(q, s, nb);
 
     // 3. Bound passes.
