@@ -138,12 +138,11 @@ KnnJobResult run_knn_job_sharded(const KnnJob& job, Collective& world) {
         job.inducing_count_given ? job.inducing_count : std::min(job.inducing_count, points.n);
     BuildSpec spec;
     spec.pivots = hilbert_pivot_count(points.n, range.size());  // as the build below
-    MemoryEstimate e = estimate_memory(range.size(), points.dim, m,
-                                       rank == 0 ? query_ids.size() : 0, job.k, true, spec);
-    const auto host = static_cast<uint64_t>(std::max(1, world.local_size()));
-    e.metric_bytes *= host;
-    e.tree_bytes *= host;
-    e.lists_bytes *= host;
+    const int host = std::max(1, world.local_size());
+    const MemoryEstimate e =
+        times_ranks_on_host(estimate_memory(range.size(), points.dim, m,
+                                            rank == 0 ? query_ids.size() : 0, job.k, true, spec),
+                            host, false);
     check_memory(e, available_memory_bytes(),
                  fmt::format("{} (rank {} of {}: rows [{}, {}), {} ranks on this host)",
                              job.points_path, rank, size, range.begin, range.end, host));

@@ -54,4 +54,13 @@ void check_memory(const MemoryEstimate& e, uint64_t available, const std::string
       gib(e.answer_bytes), gib(available)));
 }
 
+MemoryEstimate times_ranks_on_host(MemoryEstimate e, int ranks, bool answers_per_rank) {
+  const auto host = static_cast<uint64_t>(std::max(1, ranks));
+  e.metric_bytes *= host;
+  e.tree_bytes *= host;
+  e.lists_bytes *= host;
+  if (answers_per_rank) e.answer_bytes *= host;
+  return e;
+}
+
 }  // namespace ctb

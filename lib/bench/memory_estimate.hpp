@@ -29,4 +29,10 @@ uint64_t available_memory_bytes();
 /// (0 = unknown: no check).
 void check_memory(const MemoryEstimate& estimate, uint64_t available, const std::string& what);
 
+/// The estimate of one rank times the `ranks` ranks that share this host's memory (a sharded
+/// job, docs/mpi.md): each holds its own rows and index; the answers are per rank when
+/// `answers_per_rank` (a sharded `run` keeps every query's local answer on every rank), else
+/// held by rank 0 alone (the `knn` job keeps only rounds elsewhere).
+MemoryEstimate times_ranks_on_host(MemoryEstimate estimate, int ranks, bool answers_per_rank);
+
 }  // namespace ctb

@@ -275,11 +275,8 @@ void run_scenario_sharded(RunResult& result, const RunOptions& options, Collecti
     MemoryEstimate e = estimate_memory(range.size(), dataset.dim, m, dataset.n_queries(),
                                        scenario.k, engine != Engine::brute, build);
     e.metric_bytes += dataset.n_queries() * ((m + 7) / 8 * 8 + dataset.dim + 2) * 8;
-    const auto host = static_cast<uint64_t>(std::max(1, world.local_size()));
-    e.metric_bytes *= host;
-    e.tree_bytes *= host;
-    e.lists_bytes *= host;
-    e.answer_bytes *= host;
+    const int host = std::max(1, world.local_size());
+    e = times_ranks_on_host(e, host, true);
     check_memory(e, available_memory_bytes(),
                  fmt::format("{} (rank {} of {}: rows [{}, {}), {} ranks on this host)",
                              scenario.source, rank, size, range.begin, range.end, host));

@@ -52,9 +52,10 @@ struct FullSums {
   double c1[64], cc[64], g1[64], ge[64], gt[64], gres[64];
 };
 
-// A point the cheap form kept: its position, beta^T r~ and 1 / sqrt(p).
+// A point the cheap form kept: beta^T r~, its cheap-form margin, 1 / sqrt(p) and its position.
 struct Survivor {
   double mid;
+  double cheap;
   double e;
   uint32_t pos;
 };
@@ -542,7 +543,7 @@ class Searcher {
         const auto row = static_cast<size_t>(ix_.order[p0 + j]);
         if (s.mark[row] == s.stamp) continue;  // evaluated already
         if (pred && data_.ids[row] >= q.id) continue;
-        s.cheap.push_back({mid[j], e, static_cast<uint32_t>(p0 + j)});
+        s.cheap.push_back({mid[j], cheap, e, static_cast<uint32_t>(p0 + j)});
       }
     }
     if (s.cheap.size() > scan_after_) return false;
@@ -574,8 +575,7 @@ class Searcher {
         const double sj = std::sqrt(std::max(0.0, sj2));
         const double full = std::abs(sv[k2].mid + gres[k2]) + qb.a_const + gt[k2] + sp * sj +
                             1e-12 * (1.0 + g1[k2]) * (1.0 + qb.b1);
-        const double cheap = std::abs(sv[k2].mid) + qb.a_const + sp * (1.0 + c * e * e);
-        const double margin = std::min(cheap, full);
+        const double margin = std::min(sv[k2].cheap, full);
         if (margin + qb.b_coef * e < thr0) continue;
         s.cands.push_back({margin, e, ix_.order[sv[k2].pos]});
       }

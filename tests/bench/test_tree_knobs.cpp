@@ -113,6 +113,14 @@ TEST(MemoryEstimate, RefusesWhatCannotFit) {
   build.pivots = 64;  // a number forces it
   EXPECT_EQ(estimate_memory(1000, 3, 16, 10, 5, true, build).lists_bytes,
             64u * 1000u * 2u + 64u * 63u * 8u + 64u * 64u * 8u);
+  // Ranks sharing a host: rows and indexes per rank; answers per rank only when each keeps its own.
+  const MemoryEstimate three = times_ranks_on_host(e, 3, false);
+  EXPECT_EQ(three.metric_bytes, 3 * e.metric_bytes);
+  EXPECT_EQ(three.tree_bytes, 3 * e.tree_bytes);
+  EXPECT_EQ(three.lists_bytes, 3 * e.lists_bytes);
+  EXPECT_EQ(three.answer_bytes, e.answer_bytes);
+  EXPECT_EQ(times_ranks_on_host(e, 3, true).answer_bytes, 3 * e.answer_bytes);
+  EXPECT_EQ(times_ranks_on_host(e, 0, true).total(), e.total());  // at least one rank
 }
 
 // Every engine gives the exact answer, and the run names the index that answered.
