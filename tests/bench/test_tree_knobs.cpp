@@ -9,11 +9,11 @@
 namespace ctb {
 namespace {
 
-// m = 512 (the gold setting): at small m a scan of 12,000 rows is cheaper than the pivot index,
+// m = 512 (the gold setting): at small m a scan of 8,000 rows is cheaper than the pivot index,
 // and its batch plan (rightly) scans every query, leaving the knobs nothing to change.
 RunResult run_text(const std::string& extra) {
   const std::string text =
-      "name: knobs\nmetric: residual\ndata: {seed: 42, n: 12000, dim: 3}\n"
+      "name: knobs\nmetric: residual\ndata: {seed: 42, n: 8000, dim: 3}\n"
       "queries: {count: 96, seed: 43}\nk: 12\nresidual: {inducing_count: 512}\n" +
       extra;
   RunOptions options;
@@ -140,7 +140,7 @@ TEST(TreeKnobs, EveryEngineAnswersExactlyAndIsNamed) {
 TEST(TreeKnobs, BrutePassesWarmUpFirst) {
   const RunResult base = run_text("");
   const Scenario s = parse_scenario(
-      "name: knobs\nmetric: residual\ndata: {seed: 42, n: 12000, dim: 3}\n"
+      "name: knobs\nmetric: residual\ndata: {seed: 42, n: 8000, dim: 3}\n"
       "queries: {count: 96, seed: 43}\nk: 12\nresidual: {inducing_count: 512}\n",
       "knobs.yaml", ".");
   const PreparedInputs in = prepare_inputs(s);
