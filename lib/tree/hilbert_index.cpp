@@ -137,9 +137,9 @@ HilbertIndex build_hilbert_index(const MetricData& data, const HilbertIndexParam
   // Pivot rows: batches of pivots share every loaded row (block kernel); each task writes its
   // own rows' entries, so the index is the same for any thread count. Measured on gold32k
   // (2,048 pivots, 2 threads): batches of 32 pivots 1.36-1.83 s, 128 1.21-1.65 s (10-17% less
-  // in pairs), 256 1.24 s (a
-  // batch reads V once); rows gathered in the Hilbert order so the stored rows are written in
-  // order instead of scattered: 1.40-1.79 s (the gather costs the kernel more), not kept.
+  // in pairs), 256 1.24 s (a batch reads V once); rows gathered in the Hilbert order so the
+  // stored rows are written in order instead of scattered: 1.40-1.79 s (the gather costs the
+  // kernel more), not kept.
   t0 = std::chrono::steady_clock::now();
   ix.rho.assign(P * n, 0);
   ix.gram.assign(P * P, 0.0);
